@@ -1,0 +1,255 @@
+/* libforkkit: see forkkit.h for why this code is C and what each function promises. */
+#define _GNU_SOURCE
+#include "forkkit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHILD_NAME "forkkit-child"
+
+/* Resets every caught signal to its default action. Runs in a freshly forked child, with all
+ * signals blocked: the parent's handlers belong to the .NET runtime, and a .NET handler that
+ * ran here would write into pipes shared with the parent (its signal pipe) or wait for a
+ * runtime thread that does not exist in the child. Ignored signals stay ignored, as across
+ * execve. */
+static void reset_signal_handlers(void) {
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction old;
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        if (sigaction(sig, NULL, &old) != 0) continue; /* EINVAL: glibc-reserved numbers */
+        if (old.sa_handler == SIG_IGN || old.sa_handler == SIG_DFL) continue;
+        struct sigaction dfl = {0};
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        sigaction(sig, &dfl, NULL);
+    }
+}
+
+/* Blocks every signal in the calling thread and saves the old mask: between fork and the
+ * child's reset_signal_handlers, no runtime handler may run in the child. */
+static void block_all_signals(sigset_t *old) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
+static void restore_signal_mask(const sigset_t *old) {
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+static int read_full(int fd, void *buf, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = read(fd, (char *)buf + done, len - done);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return (int)done;
+}
+
+static pid_t waitpid_eintr(pid_t pid, int *status) {
+    pid_t r;
+    do r = waitpid(pid, status, 0); while (r == -1 && errno == EINTR);
+    return r;
+}
+
+/* In the child after vfork: report (step, errno) through the close-on-exec pipe and leave
+ * without running atexit handlers or flushing the parent's stdio buffers. */
+static void __attribute__((noreturn)) child_fail(int err_fd, int step) {
+    int report[2] = {step, errno};
+    ssize_t ignored;
+    do ignored = write(err_fd, report, sizeof report); while (ignored == -1 && errno == EINTR);
+    (void)ignored;
+    _exit(127);
+}
+
+/* The child side of ForkKit_spawn, after vfork: map descriptors, point stdin at /dev/null,
+ * restore the signal mask and execve. Never returns. Kept out of ForkKit_spawn so that no
+ * variable of the parent's frame is live across vfork. */
+static void __attribute__((noinline, noreturn))
+spawn_child(const char *path, char *const argv[], char *const envp[], const int *fd_map,
+            int fd_map_pairs, int err_fd, const sigset_t *old_mask) {
+    reset_signal_handlers();
+
+    /* The highest target number: a source at or below it may be overwritten by an earlier
+     * dup2, so it is first moved above it. */
+    int max_target = 2;
+    for (int i = 0; i < fd_map_pairs; i++)
+        if (fd_map[2 * i + 1] > max_target) max_target = fd_map[2 * i + 1];
+
+    int moved[FORKKIT_MAX_FD_MAP];
+    for (int i = 0; i < fd_map_pairs; i++) {
+        int src = fd_map[2 * i];
+        moved[i] = src;
+        if (src <= max_target && src != fd_map[2 * i + 1]) {
+            moved[i] = fcntl(src, F_DUPFD_CLOEXEC, max_target + 1);
+            if (moved[i] < 0) child_fail(err_fd, FORKKIT_STEP_DUP2);
+        }
+    }
+    for (int i = 0; i < fd_map_pairs; i++) {
+        int target = fd_map[2 * i + 1];
+        if (moved[i] == target) {
+            /* Already in place: only clear close-on-exec so that it survives execve. */
+            int flags = fcntl(target, F_GETFD);
+            if (flags < 0 || fcntl(target, F_SETFD, flags & ~FD_CLOEXEC) < 0)
+                child_fail(err_fd, FORKKIT_STEP_DUP2);
+        } else if (dup2(moved[i], target) < 0) {
+            child_fail(err_fd, FORKKIT_STEP_DUP2);
+        }
+    }
+
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0) child_fail(err_fd, FORKKIT_STEP_DEVNULL);
+
+    restore_signal_mask(old_mask);
+    execve(path, argv, envp);
+    child_fail(err_fd, FORKKIT_STEP_EXECVE);
+}
+
+int ForkKit_spawn(const char *path, char *const argv[], char *const envp[],
+                  const int *fd_map, int fd_map_pairs, int *failed_step) {
+    *failed_step = FORKKIT_STEP_NONE;
+    if (fd_map_pairs < 0 || fd_map_pairs > FORKKIT_MAX_FD_MAP) {
+        *failed_step = FORKKIT_STEP_DUP2;
+        errno = EINVAL;
+        return -1;
+    }
+    int err_pipe[2];
+    if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+        *failed_step = FORKKIT_STEP_PIPE;
+        return -1;
+    }
+
+    sigset_t old_mask;
+    block_all_signals(&old_mask);
+
+    /* vfork, as dotnet/runtime's pal_process.c does: the child borrows the parent's memory
+     * instead of copying the page tables of a large runtime, and this thread sleeps until the
+     * child has called execve or _exit. The child touches only the stack below this frame and
+     * calls only async-signal-safe functions. */
+    pid_t pid = vfork();
+    if (pid == 0)
+        spawn_child(path, argv, envp, fd_map, fd_map_pairs, err_pipe[1], &old_mask);
+
+    /* The parent: the child has exec'd, failed, or was never made. */
+    int fork_errno = errno;
+    restore_signal_mask(&old_mask);
+    close(err_pipe[1]);
+    if (pid < 0) {
+        close(err_pipe[0]);
+        *failed_step = FORKKIT_STEP_FORK;
+        errno = fork_errno;
+        return -1;
+    }
+
+    /* execve closed the write end (close-on-exec), so a successful exec reads 0 bytes here;
+     * a failed child wrote its (step, errno) before _exit(127). */
+    int report[2];
+    int got = read_full(err_pipe[0], report, sizeof report);
+    close(err_pipe[0]);
+    if (got == (int)sizeof report) {
+        int status;
+        waitpid_eintr(pid, &status); /* reap the failed child: nothing is left behind */
+        *failed_step = report[0];
+        errno = report[1];
+        return -1;
+    }
+    return pid;
+}
+
+int ForkKit_fork_exit(int exit_code) {
+    sigset_t old_mask;
+    block_all_signals(&old_mask);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child: name itself for ps, then exit at once. Signals are still blocked, so no
+         * runtime handler can run before _exit. */
+        prctl(PR_SET_NAME, CHILD_NAME, 0, 0, 0);
+        _exit(exit_code);
+    }
+    int saved = errno;
+    restore_signal_mask(&old_mask);
+    errno = saved;
+    return pid;
+}
+
+/* Closes every descriptor above stderr in a forked child, so a child that outlives its parent
+ * does not keep the parent's pipes (or a test runner's) open. */
+static void close_inherited_descriptors(void) {
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = 3; fd < max; fd++) close(fd);
+}
+
+int ForkKit_fork_sleep_exit(int64_t sleep_ms, int exit_code) {
+    sigset_t old_mask;
+    block_all_signals(&old_mask);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child: only async-signal-safe calls until _exit. */
+        prctl(PR_SET_NAME, CHILD_NAME, 0, 0, 0);
+        reset_signal_handlers();
+        close_inherited_descriptors();
+        restore_signal_mask(&old_mask);
+        struct timespec left = {(time_t)(sleep_ms / 1000), (long)(sleep_ms % 1000) * 1000000L};
+        while (nanosleep(&left, &left) == -1 && errno == EINTR) {
+        }
+        _exit(exit_code);
+    }
+    int saved = errno;
+    restore_signal_mask(&old_mask);
+    errno = saved;
+    return pid;
+}
+
+int ForkKit_pidfd_open(int pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0U);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+static int64_t monotonic_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int ForkKit_wait_readable(int fd, int timeout_ms) {
+    int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int wait_ms = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - monotonic_ms();
+            wait_ms = left > 0 ? (int)left : 0;
+        }
+        int r = poll(&p, 1, wait_ms);
+        if (r > 0) return 1;
+        if (r == 0) return 0;
+        if (errno != EINTR) return -1;
+    }
+}
+
+int ForkKit_set_comm(const char *name) {
+    return prctl(PR_SET_NAME, name, 0, 0, 0);
+}

@@ -1,0 +1,82 @@
+/*
+ * libforkkit: the C shim of ForkKit.
+ *
+ * Why this library exists: a forked copy of a .NET process must not run managed code.
+ * The runtime keeps JIT'd code in a shared double mapping, holds locks that other (now
+ * missing) threads owned at the moment of fork, and routes signals to a thread that does not
+ * exist in the child. So everything that happens in a child between fork() and execve() or
+ * _exit() happens here, in C, using only async-signal-safe calls.
+ *
+ * Conventions: every function returns -1 and leaves errno set on failure, unless its comment
+ * says otherwise. Every blocking call is retried on EINTR.
+ */
+#ifndef FORKKIT_H
+#define FORKKIT_H
+
+#include <stdint.h>
+
+/* The most (source, target) pairs ForkKit_spawn maps into a child. */
+#define FORKKIT_MAX_FD_MAP 16
+
+/* Which step of ForkKit_spawn failed; written to *failed_step when it returns -1. */
+enum ForkKit_SpawnStep {
+    FORKKIT_STEP_NONE = 0,
+    FORKKIT_STEP_PIPE = 1,      /* pipe2() for the exec-error pipe, in the parent */
+    FORKKIT_STEP_FORK = 2,      /* vfork(), in the parent */
+    FORKKIT_STEP_DUP2 = 3,      /* dup2()/fcntl() while mapping descriptors, in the child */
+    FORKKIT_STEP_DEVNULL = 4,   /* open("/dev/null") for the child's stdin */
+    FORKKIT_STEP_EXECVE = 5     /* execve() itself */
+};
+
+/*
+ * Starts a new program in a child process: vfork, then in the child map descriptors and
+ * execve(path, argv, envp).
+ *
+ * fd_map holds fd_map_pairs pairs (source, target): the child gets source at number target,
+ * without close-on-exec. Every other descriptor above 2 keeps its own close-on-exec flag, so
+ * only descriptors the caller created without O_CLOEXEC leak; ForkKit creates none.
+ * The child's stdin is /dev/null; stdout and stderr are inherited.
+ *
+ * Returns:
+ *   1) the child's pid, once the child has called execve successfully;
+ *   2) -1 with errno set and *failed_step naming the step, when any step failed. A child that
+ *      failed after vfork has already been reaped: nothing is left behind.
+ */
+int ForkKit_spawn(const char *path, char *const argv[], char *const envp[],
+                  const int *fd_map, int fd_map_pairs, int *failed_step);
+
+/*
+ * Forks a child that sets its name to "forkkit-child" and calls _exit(exit_code) at once.
+ * Until the caller waits for it, the child is a zombie (state Z in ps).
+ * Returns the child's pid, or -1 with errno set when fork() failed.
+ */
+int ForkKit_fork_exit(int exit_code);
+
+/*
+ * Forks a child that sleeps for sleep_ms milliseconds and then calls _exit(exit_code). The
+ * child resets every caught signal to its default action first, so SIGTERM ends it.
+ * Returns the child's pid, or -1 with errno set when fork() failed.
+ */
+int ForkKit_fork_sleep_exit(int64_t sleep_ms, int exit_code);
+
+/*
+ * Opens a pidfd for pid (Linux 5.3+). A pidfd becomes readable when the process exits, which
+ * lets a parent wait for a child with a timeout without reaping it.
+ * Returns the descriptor (close-on-exec), or -1 with errno (ENOSYS on older kernels).
+ */
+int ForkKit_pidfd_open(int pid);
+
+/*
+ * Waits until fd is readable or timeout_ms elapses (timeout_ms < 0: no limit). EINTR restarts
+ * the wait with the time that is left.
+ * Returns 1 when readable (or hung up), 0 on timeout, -1 with errno on error.
+ */
+int ForkKit_wait_readable(int fd, int timeout_ms);
+
+/*
+ * Sets the calling thread's name, the "comm" that ps shows (prctl(PR_SET_NAME); the kernel
+ * keeps 15 bytes). Returns 0, or -1 with errno.
+ */
+int ForkKit_set_comm(const char *name);
+
+#endif

@@ -1,0 +1,95 @@
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using ForkKit.Wire;
+using Microsoft.Win32.SafeHandles;
+
+namespace ForkKit.Hosting;
+
+/// <summary>
+/// The entry point of a spawned child. The parent execs `dotnet exec ForkKit.dll worker
+/// --name NAME --wire FD`, so by the time this runs the child is a fresh runtime and managed
+/// code is safe. It names itself for ps, reads what to run from the wire, runs it and exits
+/// with Python's codes: 0 when the target returns, 1 when it throws.
+/// </summary>
+public static class WorkerHost
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] != WorkerLaunch.WorkerVerb)
+        {
+            Console.Error.WriteLine(
+                "ForkKit.dll is a library. It runs as a worker host only when ForkKit starts a child process " +
+                "(`dotnet exec ForkKit.dll worker --name NAME --wire FD`), reading its work from that pipe.");
+            return 2;
+        }
+        var name = Option(args, "--name") ?? "worker";
+        var wire = (Option(args, "--wire") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        if (wire.Length == 0)
+        {
+            Console.Error.WriteLine("forkkit worker: --wire FD is required (the descriptor of the pipe the parent writes the work to)");
+            return 2;
+        }
+
+        Process.CurrentName = name;
+        NameForPs(name);
+
+        ProcessStart start;
+        using (var input = OpenWire(wire[0], FileAccess.Read))
+        {
+            var frame = Frames.Read(input)
+                ?? throw new EndOfStreamException("the parent closed the wire before sending the work");
+            start = JsonSerializer.Deserialize(frame, WireJson.Default.ProcessStart)!;
+        }
+        return RunProcessTarget(start);
+    }
+
+    /// <summary>Runs a Process target as Python's BaseProcess._bootstrap does.</summary>
+    static int RunProcessTarget(ProcessStart start)
+    {
+        try
+        {
+            var method = Targets.Resolve(start.Target);
+            var args = Arguments.Decode(method, start.Args);
+            var result = method.Invoke(Targets.InstanceFor(method), BindingFlags.DoNotWrapExceptions, null, args, null);
+            if (result is Task task) task.GetAwaiter().GetResult();
+            return 0;
+        }
+        catch (Exception e)
+        {
+            // Python prints "Process NAME:" and the traceback on stderr, then exits with 1.
+            Console.Out.Flush();
+            Console.Error.WriteLine($"Process {start.Name}:");
+            Console.Error.WriteLine(e.ToString());
+            return 1;
+        }
+        finally
+        {
+            Console.Out.Flush();
+        }
+    }
+
+    /// <summary>Sets comm (ps -o comm, 15 bytes) to the worker's name; argv[0] already carries the long title.</summary>
+    static unsafe void NameForPs(string name)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var bytes = Encoding.UTF8.GetBytes(name.Length > 15 ? name[..15] : name);
+        fixed (byte* p = new byte[bytes.Length + 1])
+        {
+            bytes.CopyTo(new Span<byte>(p, bytes.Length));
+            Unix.Shim.SetComm(p); // best effort: a name is a courtesy, not a requirement
+        }
+    }
+
+    internal static FileStream OpenWire(string handle, FileAccess access)
+    {
+        var safe = new SafeFileHandle((IntPtr)long.Parse(handle), ownsHandle: true);
+        return new FileStream(safe, access, bufferSize: 0);
+    }
+
+    static string? Option(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

@@ -1,0 +1,239 @@
+using ForkKit.Hosting;
+using ForkKit.Wire;
+
+namespace ForkKit;
+
+/// <summary>
+/// A child process that runs <c>target(args)</c>, as Python's <c>multiprocessing.Process</c>:
+/// construct, <see cref="Start"/>, <see cref="Join()"/>. The target is a static method or a
+/// lambda that captures nothing; its arguments cross to the child as JSON.
+/// </summary>
+public sealed class Process : IDisposable
+{
+    static int s_counter;
+    static readonly object s_registryGate = new();
+    static readonly HashSet<Process> s_children = new();
+    static bool s_exitHookInstalled;
+
+    readonly object _gate = new();
+    readonly System.Reflection.MethodInfo _method;
+    readonly TargetReference _target;
+    readonly object?[] _args;
+    string _name;
+    bool _daemon;
+    StartMethod _startMethod = StartMethod.Spawn;
+    IChild? _child;
+    bool _disposed;
+
+    /// <summary>
+    /// A process that will run <paramref name="target"/> with <paramref name="args"/>. The
+    /// target and the arguments are checked here, so a bad one fails before any fork.
+    /// </summary>
+    /// <exception cref="ArgumentException">The target cannot run in another process (a capturing
+    /// lambda, an instance method) or the arguments do not fit it or cannot cross.</exception>
+    public Process(Delegate target, params object?[] args)
+    {
+        _target = Targets.Describe(target, nameof(target));
+        _method = target.Method;
+        _args = args ?? [null];
+        Arguments.Encode(_method, _args, nameof(args));
+        _name = $"Process-{Interlocked.Increment(ref s_counter)}";
+    }
+
+    /// <summary>The name of the process this code runs in: "MainProcess" in a parent, the child's name in a child.</summary>
+    public static string CurrentName { get; internal set; } = "MainProcess";
+
+    /// <summary>A name for people: "Process-N" unless set. The child's ps title and comm carry it.</summary>
+    public string Name
+    {
+        get => _name;
+        set => _name = value ?? throw new ArgumentNullException(nameof(value), "a process name cannot be null");
+    }
+
+    /// <summary>A daemon child is terminated when the parent exits; others are joined. Set before Start.</summary>
+    public bool Daemon
+    {
+        get => _daemon;
+        set
+        {
+            ThrowIfStarted("set Daemon on");
+            _daemon = value;
+        }
+    }
+
+    /// <summary>How the child starts; <see cref="StartMethod.Spawn"/> unless set. Set before Start.</summary>
+    public StartMethod StartMethod
+    {
+        get => _startMethod;
+        set
+        {
+            ThrowIfStarted("change the start method of");
+            _startMethod = value;
+        }
+    }
+
+    /// <summary>The child's pid; null before Start.</summary>
+    public int? Pid => _child?.Pid;
+
+    /// <summary>
+    /// The exit code: 0 when the target returned, 1 when it threw, n for Environment.Exit(n),
+    /// -S for death by signal S; null before Start and while the child runs. Reading it
+    /// reaps a child that has ended, as Python's exitcode does.
+    /// </summary>
+    public int? ExitCode => Poll();
+
+    /// <summary>True between Start and the child's end. Polls waitpid(WNOHANG), reaping a finished child.</summary>
+    public bool IsAlive => _child is not null && Poll() is null;
+
+    /// <summary>Starts the child: fork, exec the worker host, send it the target and arguments.</summary>
+    /// <exception cref="InvalidOperationException">The process was started before.</exception>
+    /// <exception cref="NotSupportedException">A start method other than Spawn was chosen.</exception>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_child is not null) throw new InvalidOperationException("cannot start a process twice");
+            if (_startMethod != StartMethod.Spawn)
+                throw new NotSupportedException(_startMethod == StartMethod.Fork
+                    ? "StartMethod.Fork is not available: a forked .NET child may not run managed code (the runtime's JIT, locks and signal threads do not survive fork), so ForkKit starts children with Spawn."
+                    : "StartMethod.ForkServer is not available yet; use StartMethod.Spawn.");
+
+            // Encoded now, not at construction, so the child sees the arguments as they are at
+            // Start (Python pickles them in start() too).
+            var start = new ProcessStart(_name, _target, Arguments.Encode(_method, _args, "args"));
+            var payload = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(start, WireJson.Default.ProcessStart);
+
+            var platform = Platform.Current;
+            var (read, write) = platform.CreatePipe();
+            using (write)
+            {
+                using (read) _child = platform.StartWorker(_name, [read]);
+                Register(this);
+                SendWork(write, payload);
+            }
+        }
+    }
+
+    static void SendWork(Microsoft.Win32.SafeHandles.SafeFileHandle write, byte[] payload)
+    {
+        try
+        {
+            using var stream = new FileStream(write, FileAccess.Write, bufferSize: 0);
+            Frames.Write(stream, payload);
+        }
+        catch (IOException)
+        {
+            // EPIPE: the child died before it read its work (killed right after Start, say).
+            // Its exit code tells what happened; there is nothing to deliver any more.
+        }
+    }
+
+    /// <summary>Waits until the child ends and reaps it. Joining twice is fine.</summary>
+    /// <exception cref="InvalidOperationException">The process was never started.</exception>
+    public void Join() => Join(Timeout.InfiniteTimeSpan);
+
+    /// <summary>
+    /// Waits at most <paramref name="timeout"/> for the child to end (a negative timeout
+    /// counts as zero, <see cref="Timeout.InfiniteTimeSpan"/> waits for ever). True when it has
+    /// ended and is reaped; false when it is still running.
+    /// </summary>
+    public bool Join(TimeSpan timeout)
+    {
+        var child = _child ?? throw new InvalidOperationException("can only join a started process");
+        bool ended = child.Wait(timeout == Timeout.InfiniteTimeSpan ? null : timeout);
+        if (ended) Unregister(this);
+        return ended;
+    }
+
+    /// <summary>Sends SIGTERM; the exit code becomes -15 unless the child had already ended.</summary>
+    public void Terminate() => Signal(force: false);
+
+    /// <summary>Sends SIGKILL; the exit code becomes -9 unless the child had already ended.</summary>
+    public void Kill() => Signal(force: true);
+
+    void Signal(bool force)
+    {
+        var child = _child ?? throw new InvalidOperationException($"can only {(force ? "kill" : "terminate")} a started process");
+        child.Stop(force);
+    }
+
+    /// <summary>
+    /// Releases the process. A child that still runs is terminated (SIGTERM, then SIGKILL
+    /// after two seconds) and reaped, so nothing is left running.
+    /// </summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+        }
+        if (_child is { } child)
+        {
+            if (child.Poll() is null)
+            {
+                child.Stop(force: false);
+                if (!child.Wait(TimeSpan.FromSeconds(2)))
+                {
+                    child.Stop(force: true);
+                    child.Wait(null);
+                }
+            }
+            Unregister(this);
+            child.Dispose();
+        }
+    }
+
+    public override string ToString()
+    {
+        var state = _child is null ? "initial" : ExitCode is { } code ? $"stopped exitcode={code}" : "started";
+        return $"<Process name='{_name}' pid={Pid?.ToString() ?? "None"} {state}{(_daemon ? " daemon" : "")}>";
+    }
+
+    int? Poll()
+    {
+        var code = _child?.Poll();
+        if (code is not null) Unregister(this);
+        return code;
+    }
+
+    void ThrowIfStarted(string action)
+    {
+        if (_child is not null) throw new InvalidOperationException($"cannot {action} a process that has already started");
+    }
+
+    // Python's _children set and its exit handler: when the parent exits, daemon children
+    // are terminated and every child is joined, so a parent never leaves a zombie or an
+    // orphan behind by simply returning from Main.
+    static void Register(Process p)
+    {
+        lock (s_registryGate)
+        {
+            s_children.Add(p);
+            if (s_exitHookInstalled) return;
+            s_exitHookInstalled = true;
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => JoinChildrenAtExit();
+        }
+    }
+
+    static void Unregister(Process p)
+    {
+        lock (s_registryGate) s_children.Remove(p);
+    }
+
+    /// <summary>The children started here and not yet reaped.</summary>
+    public static IReadOnlyList<Process> ActiveChildren()
+    {
+        List<Process> all;
+        lock (s_registryGate) all = s_children.ToList();
+        return all.Where(p => p.IsAlive).ToList();
+    }
+
+    static void JoinChildrenAtExit()
+    {
+        var children = ActiveChildren();
+        foreach (var p in children.Where(p => p._daemon)) p.Terminate();
+        foreach (var p in children) p.Join();
+    }
+}

@@ -1,0 +1,14 @@
+namespace ForkKit;
+
+/// <summary>How a child is started, as Python's multiprocessing start methods.</summary>
+public enum StartMethod
+{
+    /// <summary>fork+exec a fresh .NET worker host that loads the target by name (the default).</summary>
+    Spawn,
+
+    /// <summary>Run the target in a forked copy of the parent (not available: see <see cref="Process.Start"/>).</summary>
+    Fork,
+
+    /// <summary>A quiet helper process forks workers on request (not available yet).</summary>
+    ForkServer,
+}

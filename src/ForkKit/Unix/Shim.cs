@@ -1,0 +1,93 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace ForkKit.Unix;
+
+/// <summary>
+/// P/Invoke declarations for libforkkit (native-interop/forkkit.c). One declaration per C
+/// function; each says what it returns. Every one sets errno on failure, so each is declared
+/// with SetLastError and the caller reads <see cref="Marshal.GetLastPInvokeError"/> at once.
+/// </summary>
+static unsafe class Shim
+{
+    const string Library = "forkkit";
+
+    /// <summary>
+    /// vfork, then in the child: map fds, stdin from /dev/null, execve. Returns:
+    /// 1) the child's pid once it has exec'd;
+    /// 2) -1, errno set and failedStep naming the step (see <see cref="SpawnStep"/>); a child
+    ///    that failed after vfork is already reaped.
+    /// </summary>
+    [DllImport(Library, EntryPoint = "ForkKit_spawn", SetLastError = true)]
+    public static extern int Spawn(byte* path, byte** argv, byte** envp, int* fdMap, int fdMapPairs, out SpawnStep failedStep);
+
+    /// <summary>fork; the child _exit(exitCode)s at once. Returns 1) the child's pid; 2) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_fork_exit", SetLastError = true)]
+    public static extern int ForkExit(int exitCode);
+
+    /// <summary>fork; the child sleeps, then _exits. Returns 1) the child's pid; 2) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_fork_sleep_exit", SetLastError = true)]
+    public static extern int ForkSleepExit(long sleepMs, int exitCode);
+
+    /// <summary>pidfd_open(pid, 0). Returns 1) a close-on-exec descriptor; 2) -1 with errno (ENOSYS before Linux 5.3).</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_pidfd_open", SetLastError = true)]
+    public static extern int PidfdOpen(int pid);
+
+    /// <summary>poll(fd, POLLIN) with EINTR restarts. Returns 1) 1 readable; 2) 0 timed out; 3) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_wait_readable", SetLastError = true)]
+    public static extern int WaitReadable(int fd, int timeoutMs);
+
+    /// <summary>prctl(PR_SET_NAME). Returns 1) 0; 2) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_set_comm", SetLastError = true)]
+    public static extern int SetComm(byte* name);
+
+    /// <summary>The step of ForkKit_spawn that failed (enum ForkKit_SpawnStep in forkkit.h).</summary>
+    public enum SpawnStep
+    {
+        None = 0,
+        Pipe = 1,
+        Fork = 2,
+        Dup2 = 3,
+        DevNull = 4,
+        Execve = 5,
+    }
+
+    /// <summary>The C call that a failed step made, for error messages.</summary>
+    public static string CallName(SpawnStep step) => step switch
+    {
+        SpawnStep.Pipe => "pipe2",
+        SpawnStep.Fork => "vfork",
+        SpawnStep.Dup2 => "dup2",
+        SpawnStep.DevNull => "open(\"/dev/null\")",
+        SpawnStep.Execve => "execve",
+        _ => "spawn",
+    };
+
+    /// <summary>
+    /// Points DllImport("forkkit") at libforkkit.so next to ForkKit.dll (where the build puts
+    /// it), with a message that says what to do when it is missing.
+    /// </summary>
+    [ModuleInitializer]
+    internal static void RegisterResolver()
+    {
+        NativeLibrary.SetDllImportResolver(typeof(Shim).Assembly, Resolve);
+    }
+
+    static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath)
+    {
+        if (name != Library) return IntPtr.Zero;
+        var file = OperatingSystem.IsMacOS() ? "libforkkit.dylib" : "libforkkit.so";
+        var ownDir = Path.GetDirectoryName(assembly.Location);
+        foreach (var dir in new[] { ownDir, AppContext.BaseDirectory })
+        {
+            if (string.IsNullOrEmpty(dir)) continue;
+            var candidate = Path.Combine(dir, file);
+            if (File.Exists(candidate)) return NativeLibrary.Load(candidate);
+        }
+        throw new DllNotFoundException(
+            $"{file} (ForkKit's C shim) was not found next to ForkKit.dll in '{ownDir}'. " +
+            "Build it with `make` at the top of the ForkKit tree (it runs `make -C native-interop`), " +
+            "or copy native-interop/build/" + file + " beside ForkKit.dll.");
+    }
+}

@@ -1,0 +1,189 @@
+using System.Collections;
+using System.Runtime.InteropServices;
+using ForkKit.Hosting;
+using Microsoft.Win32.SafeHandles;
+
+namespace ForkKit.Unix;
+
+/// <summary>The Unix backend: fork+exec through the C shim, waitpid, kill, pipes.</summary>
+sealed class UnixPlatform : IPlatform
+{
+    /// <summary>Handed-over pipe ends arrive in the child as descriptors 3, 4, ...</summary>
+    const int FirstChildFd = 3;
+
+    public (SafeFileHandle Read, SafeFileHandle Write) CreatePipe()
+    {
+        var pipe = Pipe.Create();
+        return (pipe.Read, pipe.Write);
+    }
+
+    public IChild StartWorker(string name, IReadOnlyList<SafeFileHandle> childEnds)
+    {
+        var launch = WorkerLaunch.Current;
+        var wire = string.Join(",", Enumerable.Range(FirstChildFd, childEnds.Count));
+        int pid = Spawn(launch.HostPath, launch.Arguments(name, wire), CurrentEnvironment(), childEnds);
+        return new UnixChild(pid);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="path"/> with fork+exec in the C shim and returns the child's pid.
+    /// Nothing managed runs in the child: the shim maps the descriptors and calls execve.
+    /// </summary>
+    internal static unsafe int Spawn(string path, IReadOnlyList<string> argv, IReadOnlyList<string> envp, IReadOnlyList<SafeFileHandle> childEnds)
+    {
+        // Marshal everything before the fork: the child must not allocate.
+        var strings = new List<IntPtr>();
+        IntPtr Utf8(string s)
+        {
+            var p = Marshal.StringToCoTaskMemUTF8(s);
+            strings.Add(p);
+            return p;
+        }
+        var added = new List<SafeFileHandle>();
+        try
+        {
+            var argvPtrs = new IntPtr[argv.Count + 1];
+            for (int i = 0; i < argv.Count; i++) argvPtrs[i] = Utf8(argv[i]);
+            var envPtrs = new IntPtr[envp.Count + 1];
+            for (int i = 0; i < envp.Count; i++) envPtrs[i] = Utf8(envp[i]);
+            var fdMap = new int[childEnds.Count * 2];
+            for (int i = 0; i < childEnds.Count; i++)
+            {
+                bool ok = false;
+                childEnds[i].DangerousAddRef(ref ok); // keep the fd number valid until the child has it
+                added.Add(childEnds[i]);
+                fdMap[2 * i] = (int)childEnds[i].DangerousGetHandle();
+                fdMap[2 * i + 1] = FirstChildFd + i;
+            }
+
+            var pathPtr = Utf8(path);
+            fixed (IntPtr* a = argvPtrs)
+            fixed (IntPtr* e = envPtrs)
+            fixed (int* m = fdMap)
+            {
+                int pid = Shim.Spawn((byte*)pathPtr, (byte**)a, (byte**)e, m, childEnds.Count, out var step);
+                if (pid > 0) return pid;
+                int errno = Marshal.GetLastPInvokeError();
+                throw new SyscallException(Shim.CallName(step) + (step == Shim.SpawnStep.Execve ? $"(\"{path}\")" : ""), errno,
+                    step == Shim.SpawnStep.Execve ? "The child was reaped; nothing is left running." : null);
+            }
+        }
+        finally
+        {
+            foreach (var h in added) h.DangerousRelease();
+            foreach (var p in strings) Marshal.FreeCoTaskMem(p);
+        }
+    }
+
+    /// <summary>
+    /// The environment as .NET sees it. Environment.SetEnvironmentVariable changes only the
+    /// runtime's copy, not the C environ, so children get this list explicitly.
+    /// </summary>
+    internal static List<string> CurrentEnvironment()
+    {
+        var list = new List<string>();
+        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
+            list.Add($"{entry.Key}={entry.Value}");
+        return list;
+    }
+}
+
+/// <summary>
+/// A child started by this process: reaped with waitpid, waited for through a pidfd (readable
+/// once the child has exited) so that a timed wait needs neither a thread nor a polling loop.
+/// </summary>
+sealed class UnixChild : IChild
+{
+    readonly object _gate = new();
+    readonly SafeFileHandle? _pidfd;
+    int? _exitCode;
+
+    public UnixChild(int pid)
+    {
+        Pid = pid;
+        // The pid cannot be reused before we reap it, so opening the pidfd after the fork
+        // is race-free.
+        int fd = Shim.PidfdOpen(pid);
+        if (fd >= 0) _pidfd = new SafeFileHandle((IntPtr)fd, ownsHandle: true);
+    }
+
+    public int Pid { get; }
+
+    public int? Poll()
+    {
+        lock (_gate)
+        {
+            if (_exitCode is not null) return _exitCode;
+            var status = Syscalls.WaitPid(Pid, noHang: true);
+            if (status is WaitStatus.StillRunning) return null;
+            _exitCode = status.ToExitCode();
+            _pidfd?.Dispose();
+            return _exitCode;
+        }
+    }
+
+    public bool Wait(TimeSpan? timeout)
+    {
+        if (Poll() is not null) return true;
+        var deadline = timeout is { } t ? Environment.TickCount64 + (long)Math.Max(0, t.TotalMilliseconds) : long.MaxValue;
+        while (true)
+        {
+            long left = deadline == long.MaxValue ? -1 : Math.Max(0, deadline - Environment.TickCount64);
+            WaitForExit(left);
+            if (Poll() is not null) return true;
+            if (left == 0) return false;
+        }
+    }
+
+    /// <summary>Blocks until the child has exited or <paramref name="ms"/> passed (-1: no limit).</summary>
+    void WaitForExit(long ms)
+    {
+        int timeout = ms < 0 ? -1 : (int)Math.Min(ms, int.MaxValue);
+        var pidfd = _pidfd;
+        bool added = false;
+        try
+        {
+            // AddRef fails once another thread has reaped the child and disposed the pidfd:
+            // then there is nothing left to wait for.
+            pidfd?.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+        try
+        {
+            if (added)
+            {
+                if (Shim.WaitReadable((int)pidfd!.DangerousGetHandle(), timeout) < 0)
+                    throw new SyscallException($"poll(pidfd of {Pid})", Marshal.GetLastPInvokeError());
+                return;
+            }
+            // Kernels before 5.3 have no pidfd: look again every few milliseconds.
+            Thread.Sleep(timeout < 0 ? 5 : Math.Min(timeout, 5));
+        }
+        finally
+        {
+            if (added) pidfd!.DangerousRelease();
+        }
+    }
+
+    public void Stop(bool force)
+    {
+        lock (_gate)
+        {
+            // Only while unreaped: after waitpid the pid may belong to another process.
+            if (_exitCode is not null) return;
+            try
+            {
+                Syscalls.Kill(Pid, force ? Syscalls.SIGKILL : Syscalls.SIGTERM);
+            }
+            catch (SyscallException e) when (e.Errno == Tmds.Linux.LibC.ESRCH)
+            {
+                // Don't throw if the process has exited: it is a zombie waiting for Poll.
+            }
+        }
+    }
+
+    public void Dispose() => _pidfd?.Dispose();
+}

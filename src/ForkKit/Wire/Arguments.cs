@@ -1,0 +1,150 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ForkKit.Wire;
+
+/// <summary>
+/// Arguments and results on the wire: JSON written from, and read back into, the target's
+/// declared parameter and return types only. The wire never names a type to instantiate, so a
+/// child cannot be made to build an object its target did not ask for.
+/// </summary>
+static class Arguments
+{
+    /// <summary>The serializer settings both sides use.</summary>
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        IncludeFields = true, // value tuples and structs with public fields
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, // NaN, Infinity
+        MaxDepth = 256,
+    };
+
+    /// <summary>
+    /// Checks the arguments against the method's parameters and encodes them, in the parent.
+    /// Every problem is reported before any process starts, naming the argument.
+    /// </summary>
+    public static JsonElement[] Encode(MethodInfo method, object?[] args, string paramName)
+    {
+        var parameters = method.GetParameters();
+        var what = Targets.DescribeForHumans(method);
+        int required = parameters.Count(p => !p.HasDefaultValue);
+        if (args.Length < required || args.Length > parameters.Length)
+        {
+            var expected = required == parameters.Length ? $"{parameters.Length}" : $"{required} to {parameters.Length}";
+            throw new ArgumentException($"the target {what} takes {expected} argument(s), but {args.Length} were given.", paramName);
+        }
+
+        var encoded = new JsonElement[args.Length];
+        for (int i = 0; i < args.Length; i++)
+            encoded[i] = EncodeOne(parameters[i], args[i], i, what, paramName);
+        return encoded;
+    }
+
+    static JsonElement EncodeOne(ParameterInfo parameter, object? value, int index, string what, string paramName)
+    {
+        var type = parameter.ParameterType;
+        var label = $"argument {index + 1} ('{parameter.Name}') of {what}";
+        if (type.IsByRef || parameter.IsOut)
+            throw new ArgumentException($"{label} is a ref/out parameter; a child process cannot write back into the parent's variables. Return a value instead.", paramName);
+
+        if (value is null)
+        {
+            if (type.IsValueType && Nullable.GetUnderlyingType(type) is null)
+                throw new ArgumentException($"{label} is null, but the parameter is {TypeName(type)}, which cannot be null.", paramName);
+        }
+        else if (!type.IsInstanceOfType(value) && !IsImplicitNumericWidening(value.GetType(), Nullable.GetUnderlyingType(type) ?? type))
+        {
+            throw new ArgumentException($"{label} is {TypeName(value.GetType())} {Preview(value)}, but the parameter is {TypeName(type)}.", paramName);
+        }
+
+        string json;
+        try
+        {
+            json = JsonSerializer.Serialize(value, type, Options);
+            // Read it back the way the child will and write it again: when the two texts
+            // differ, the value does not survive the trip (a property without a setter, a type
+            // with no constructor the reader can use, ...).
+            var back = JsonSerializer.Deserialize(json, type, Options);
+            var again = JsonSerializer.Serialize(back, type, Options);
+            if (again != json)
+                throw new NotSupportedException($"it would arrive changed: sent {Shorten(json)}, the child would see {Shorten(again)}");
+        }
+        catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException or ArgumentException)
+        {
+            throw new ArgumentException(
+                $"{label} ({TypeName(value?.GetType() ?? type)}) cannot cross to a child process: {e.Message}. " +
+                "The wire format carries JSON values: numbers, strings, booleans, arrays, lists, dictionaries, records and classes with public properties.",
+                paramName, e);
+        }
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.Clone();
+    }
+
+    /// <summary>Reads the arguments back into the parameters' types, in the child.</summary>
+    public static object?[] Decode(MethodInfo method, JsonElement[] encoded)
+    {
+        var parameters = method.GetParameters();
+        var values = new object?[parameters.Length];
+        for (int i = 0; i < parameters.Length; i++)
+            values[i] = i < encoded.Length
+                ? encoded[i].Deserialize(parameters[i].ParameterType, Options)
+                : parameters[i].DefaultValue;
+        return values;
+    }
+
+    /// <summary>C#'s implicit numeric conversions: an int may go where a long or double is declared.</summary>
+    static bool IsImplicitNumericWidening(Type from, Type to)
+    {
+        static int Rank(Type t) => Type.GetTypeCode(t) switch
+        {
+            TypeCode.SByte or TypeCode.Byte => 1,
+            TypeCode.Int16 or TypeCode.UInt16 => 2,
+            TypeCode.Int32 or TypeCode.UInt32 => 3,
+            TypeCode.Int64 or TypeCode.UInt64 => 4,
+            TypeCode.Single => 5,
+            TypeCode.Double => 6,
+            TypeCode.Decimal => 7,
+            _ => 0,
+        };
+        int f = Rank(from), t = Rank(to);
+        if (f == 0 || t == 0 || f >= t) return false;
+        if (t == 7 && f >= 5) return false; // float/double to decimal is explicit in C#
+        bool fromSigned = from == typeof(sbyte) || from == typeof(short) || from == typeof(int) || from == typeof(long);
+        bool toUnsigned = to == typeof(ushort) || to == typeof(uint) || to == typeof(ulong);
+        return !(fromSigned && toUnsigned);
+    }
+
+    internal static string TypeName(Type type)
+    {
+        if (Nullable.GetUnderlyingType(type) is { } inner) return TypeName(inner) + "?";
+        if (type.IsArray) return TypeName(type.GetElementType()!) + "[]";
+        if (type.IsGenericType)
+        {
+            var name = type.Name[..type.Name.IndexOf('`')];
+            return $"{name}<{string.Join(", ", type.GetGenericArguments().Select(TypeName))}>";
+        }
+        return Type.GetTypeCode(type) switch
+        {
+            TypeCode.Int32 => "int",
+            TypeCode.Int64 => "long",
+            TypeCode.Double => "double",
+            TypeCode.Single => "float",
+            TypeCode.String => "string",
+            TypeCode.Boolean => "bool",
+            TypeCode.Decimal => "decimal",
+            TypeCode.Byte => "byte",
+            TypeCode.Int16 => "short",
+            TypeCode.Char => "char",
+            _ => type == typeof(object) ? "object" : type.Name,
+        };
+    }
+
+    static string Preview(object value) => value switch
+    {
+        string s => $"\"{Shorten(s)}\"",
+        IFormattable or bool => $"{value}",
+        _ => "",
+    };
+
+    static string Shorten(string s) => s.Length <= 60 ? s : s[..57] + "...";
+}

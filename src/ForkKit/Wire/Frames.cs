@@ -1,0 +1,52 @@
+using System.Buffers.Binary;
+
+namespace ForkKit.Wire;
+
+/// <summary>
+/// The wire format's framing: every message is a 4-byte little-endian length followed by that
+/// many bytes of UTF-8 JSON (docs/wire-format.md). A pipe is a byte stream with no message
+/// boundaries; the length prefix puts them back.
+/// </summary>
+static class Frames
+{
+    /// <summary>Frames larger than this are refused on both sides: a corrupt length, not a message.</summary>
+    public const int MaxFrameBytes = 256 * 1024 * 1024;
+
+    public static void Write(Stream stream, ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length > MaxFrameBytes)
+            throw new InvalidOperationException($"a message of {payload.Length} bytes is larger than the wire format's limit of {MaxFrameBytes} bytes");
+        Span<byte> header = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(header, payload.Length);
+        stream.Write(header);
+        stream.Write(payload);
+        stream.Flush();
+    }
+
+    /// <summary>Reads one frame; null when the stream ends cleanly before a frame starts.</summary>
+    public static byte[]? Read(Stream stream)
+    {
+        Span<byte> header = stackalloc byte[4];
+        int got = ReadUpTo(stream, header);
+        if (got == 0) return null;
+        if (got < 4) throw new EndOfStreamException("the pipe closed in the middle of a frame header");
+        int length = BinaryPrimitives.ReadInt32LittleEndian(header);
+        if (length < 0 || length > MaxFrameBytes)
+            throw new InvalidDataException($"frame length {length} is outside 0..{MaxFrameBytes}: the stream is not ForkKit's wire format");
+        var payload = new byte[length];
+        if (ReadUpTo(stream, payload) < length) throw new EndOfStreamException($"the pipe closed in the middle of a {length}-byte frame");
+        return payload;
+    }
+
+    static int ReadUpTo(Stream stream, Span<byte> buffer)
+    {
+        int done = 0;
+        while (done < buffer.Length)
+        {
+            int n = stream.Read(buffer[done..]);
+            if (n == 0) break;
+            done += n;
+        }
+        return done;
+    }
+}
