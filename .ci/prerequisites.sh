@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what ForkKit's build and tests need on a fresh Debian 12 that has the .NET SDK:
+# a C compiler for native-interop/ and procps (ps) for the demos. Does nothing when all is there.
+set -euo pipefail
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v ps >/dev/null 2>&1 || missing+=(procps)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

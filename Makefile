@@ -1,0 +1,34 @@
+# ForkKit: `make` builds everything, `make demo` runs the main demo, `make test` runs every test.
+CONFIG ?= Release
+DOTNET ?= dotnet
+CLI := src/ForkKit.Cli/bin/$(CONFIG)/net10.0/ForkKit.Cli.dll
+FORKKIT := $(DOTNET) $(CLI)
+
+all: build
+
+# The C shim (native-interop/build/libforkkit.so), then the .NET solution; the library
+# project copies the shim next to ForkKit.dll.
+build: prerequisites
+	$(MAKE) -C native-interop
+	$(DOTNET) build ForkKit.sln -c $(CONFIG) --nologo -v quiet -clp:ErrorsOnly
+
+# The main demo: the seed article's four processes, started together and joined.
+demo: build
+	$(FORKKIT) demo processes
+
+test: build
+	$(DOTNET) test ForkKit.sln -c $(CONFIG) --no-build --nologo -v quiet
+
+bench: build
+	bash bench/run.sh $(CONFIG)
+
+# What a fresh Debian 12 with the .NET SDK lacks: a C compiler for the shim, python3 for the
+# reference benchmarks. Installed only when missing (needs root or sudo).
+prerequisites:
+	@bash .ci/prerequisites.sh
+
+clean:
+	$(MAKE) -C native-interop clean
+	$(DOTNET) clean ForkKit.sln -c $(CONFIG) --nologo -v quiet
+
+.PHONY: all build demo test bench prerequisites clean

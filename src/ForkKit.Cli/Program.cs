@@ -1,0 +1,4 @@
+using System.CommandLine;
+using ForkKit.Cli;
+
+return Commands.Build().Parse(args).Invoke();
