@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -76,6 +77,30 @@ static void __attribute__((noreturn)) child_fail(int err_fd, int step) {
     _exit(127);
 }
 
+/* Sets close-on-exec on every descriptor above stderr that is not a target of fd_map. Marks
+ * rather than closes, because the exec-error pipe must stay usable until execve. */
+static void mark_close_on_exec_except(const int *fd_map, int fd_map_pairs, int max_target) {
+    for (int fd = 3; fd <= max_target; fd++) {
+        int is_target = 0;
+        for (int i = 0; i < fd_map_pairs; i++)
+            if (fd_map[2 * i + 1] == fd) is_target = 1;
+        if (!is_target) {
+            int flags = fcntl(fd, F_GETFD);
+            if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        }
+    }
+#if defined(SYS_close_range) && defined(CLOSE_RANGE_CLOEXEC)
+    if (syscall(SYS_close_range, (unsigned)max_target + 1, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+#endif
+    /* Before Linux 5.11: one fcntl per possible descriptor. */
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = max_target + 1; fd < max; fd++) {
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+}
+
 /* The child side of ForkKit_spawn, after vfork: map descriptors, point stdin at /dev/null,
  * restore the signal mask and execve. Never returns. Kept out of ForkKit_spawn so that no
  * variable of the parent's frame is live across vfork. */
@@ -110,6 +135,10 @@ spawn_child(const char *path, char *const argv[], char *const envp[], const int 
             child_fail(err_fd, FORKKIT_STEP_DUP2);
         }
     }
+
+    /* Everything else this process has open stays behind: descriptors the runtime or a
+     * parent program left without close-on-exec would otherwise leak into the new program. */
+    mark_close_on_exec_except(fd_map, fd_map_pairs, max_target);
 
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0) child_fail(err_fd, FORKKIT_STEP_DEVNULL);

@@ -52,33 +52,63 @@ static class Arguments
             if (type.IsValueType && Nullable.GetUnderlyingType(type) is null)
                 throw new ArgumentException($"{label} is null, but the parameter is {TypeName(type)}, which cannot be null.", paramName);
         }
-        else if (!type.IsInstanceOfType(value) && !IsImplicitNumericWidening(value.GetType(), Nullable.GetUnderlyingType(type) ?? type))
+        else if (!type.IsInstanceOfType(value))
         {
-            throw new ArgumentException($"{label} is {TypeName(value.GetType())} {Preview(value)}, but the parameter is {TypeName(type)}.", paramName);
+            var underlying = Nullable.GetUnderlyingType(type) ?? type;
+            if (!IsImplicitNumericWidening(value.GetType(), underlying))
+                throw new ArgumentException($"{label} is {TypeName(value.GetType())} {Preview(value)}, but the parameter is {TypeName(type)}.", paramName);
+            value = Convert.ChangeType(value, underlying, System.Globalization.CultureInfo.InvariantCulture);
         }
+
+        if (value is not null && NotData(value) is { } reason)
+            throw new ArgumentException($"{label} is {TypeName(value.GetType())}: {reason}, not data, and cannot cross to a child process. Pass the data it stands for instead.", paramName);
 
         string json;
         try
         {
-            json = JsonSerializer.Serialize(value, type, Options);
-            // Read it back the way the child will and write it again: when the two texts
-            // differ, the value does not survive the trip (a property without a setter, a type
-            // with no constructor the reader can use, ...).
-            var back = JsonSerializer.Deserialize(json, type, Options);
-            var again = JsonSerializer.Serialize(back, type, Options);
-            if (again != json)
-                throw new NotSupportedException($"it would arrive changed: sent {Shorten(json)}, the child would see {Shorten(again)}");
+            json = RoundTrip(value, type);
+            // A parameter declared as object (or a base type) receives what the JSON says, so
+            // the value must also survive as its own type.
+            if (value is not null && value.GetType() != type) RoundTrip(value, value.GetType());
         }
         catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException or ArgumentException)
         {
             throw new ArgumentException(
-                $"{label} ({TypeName(value?.GetType() ?? type)}) cannot cross to a child process: {e.Message}. " +
+                $"{label} ({TypeName(value?.GetType() ?? type)}) cannot cross to a child process: {e.Message.TrimEnd('.')}. " +
                 "The wire format carries JSON values: numbers, strings, booleans, arrays, lists, dictionaries, records and classes with public properties.",
                 paramName, e);
         }
         using var doc = JsonDocument.Parse(json);
         return doc.RootElement.Clone();
     }
+
+    /// <summary>
+    /// Serializes <paramref name="value"/> as <paramref name="type"/>, reads it back the way a
+    /// child will and writes it again: when the two texts differ, the value does not survive the
+    /// trip (a property without a setter, a constructor the reader cannot use, ...).
+    /// </summary>
+    static string RoundTrip(object? value, Type type)
+    {
+        var json = JsonSerializer.Serialize(value, type, Options);
+        var back = JsonSerializer.Deserialize(json, type, Options);
+        var again = JsonSerializer.Serialize(back, type, Options);
+        if (again != json)
+            throw new NotSupportedException($"it would arrive changed: sent {Shorten(json)}, the child would see {Shorten(again)}");
+        return json;
+    }
+
+    /// <summary>Why a value is behaviour or an OS resource rather than data; null for data.</summary>
+    static string? NotData(object value) => value switch
+    {
+        Delegate => "a delegate is code bound to objects in this process",
+        Stream => "a stream is an open OS resource of this process",
+        System.Runtime.InteropServices.SafeHandle => "a handle is an OS resource of this process",
+        Task => "a task is work running in this process",
+        Thread => "a thread belongs to this process",
+        MemberInfo => "reflection metadata is bound to this runtime",
+        IntPtr or UIntPtr => "a pointer is an address in this process's memory",
+        _ => null,
+    };
 
     /// <summary>Reads the arguments back into the parameters' types, in the child.</summary>
     public static object?[] Decode(MethodInfo method, JsonElement[] encoded)

@@ -27,6 +27,13 @@ static class Targets
         if (!method.IsStatic)
         {
             var instance = target.Target;
+            // A lambda that uses only 'this' is compiled into an instance method of the
+            // enclosing class itself: its name starts with '<'.
+            if (instance is not null && !IsCompilerGenerated(instance.GetType()) && method.Name.StartsWith('<'))
+                throw new ArgumentException(
+                    $"the target {what} is a lambda that captures 'this' (it uses members of {owner.Name}): " +
+                    "that object lives in the parent's memory and does not travel to a child process. " +
+                    "Use static members, or pass the values it needs as arguments.", paramName);
             if (instance is null || !IsCompilerGenerated(instance.GetType()))
                 throw new ArgumentException(
                     $"the target {what} is an instance method of {owner.Name}: a child process starts with a fresh runtime and cannot receive that object. " +

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# `make bench`: ForkKit's Process start+join next to Python multiprocessing's (spawn and fork)
+# and the C floor, all measured in this one run on this machine, then a summary table whose
+# ratios are computed from the numbers printed above it.
+# Usage: bash bench/run.sh [CONFIG]   (CONFIG: Release by default, as in the Makefile)
+# The reference scripts are read from $FORKKIT_REFERENCE, by default <repo>/../shared/bench.
+set -euo pipefail
+
+CONFIG="${1:-Release}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DOTNET="${DOTNET:-dotnet}"
+REFERENCE="${FORKKIT_REFERENCE:-$REPO/../shared/bench}"
+
+N_FORKKIT=30
+N_PY_SPAWN=30
+N_PY_FORK=100
+
+if [[ -n "${FORKKIT_REFERENCE:-}" ]]; then from="\$FORKKIT_REFERENCE"; else from="the default, <repo>/../shared/bench"; fi
+if [[ ! -d "$REFERENCE" ]]; then
+    echo "bench: reference folder not found: $REFERENCE ($from)" >&2
+    echo "bench: it holds the reference scripts python/start_join.py and c/limit.c (shared/bench of the project)." >&2
+    echo "bench: point FORKKIT_REFERENCE at it, e.g.  FORKKIT_REFERENCE=/path/to/shared/bench make bench" >&2
+    exit 1
+fi
+for f in python/start_join.py c/limit.c; do
+    if [[ ! -f "$REFERENCE/$f" ]]; then
+        echo "bench: reference file $f not found in $REFERENCE ($from)" >&2
+        echo "bench: point FORKKIT_REFERENCE at the folder that holds python/start_join.py and c/limit.c," >&2
+        echo "bench: e.g.  FORKKIT_REFERENCE=/path/to/shared/bench make bench" >&2
+        exit 1
+    fi
+done
+REFERENCE="$(cd "$REFERENCE" && pwd)"
+
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+
+# Pulls the ms/process figure out of a "... start+join: 12.3 ms/process ..." line.
+ms_of() { sed -n 's/.*start+join: \([0-9.]*\) ms\/process.*/\1/p' <<<"$1" | head -n 1; }
+
+have_python=1
+if ! command -v python3 >/dev/null 2>&1; then
+    have_python=0
+fi
+
+echo "== machine"
+echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "cpus:    $(nproc) (nproc)"
+echo "kernel:  $(uname -r) (uname -r)"
+echo "dotnet:  $("$DOTNET" --version)"
+if (( have_python )); then
+    echo "python:  $(python3 --version 2>&1) ($(command -v python3))"
+else
+    echo "python:  python3 not found on PATH: the Python rows are skipped"
+fi
+echo "config:  $CONFIG"
+echo "reference scripts: $REFERENCE"
+echo
+
+echo "== build bench/ForkKit.Bench ($CONFIG)"
+if ! (cd "$REPO" && "$DOTNET" build bench/ForkKit.Bench -c "$CONFIG" -v quiet --nologo) >"$TMP/build.log" 2>&1; then
+    cat "$TMP/build.log" >&2
+    echo "bench: building bench/ForkKit.Bench failed (output above)" >&2
+    exit 1
+fi
+echo "built"
+echo
+
+echo "== ForkKit: Process(Noop) start+join, StartMethod.Spawn (3 warm-up runs, then N=$N_FORKKIT)"
+forkkit_out="$("$DOTNET" "$REPO/bench/ForkKit.Bench/bin/$CONFIG/net10.0/ForkKit.Bench.dll" start-join "$N_FORKKIT")"
+echo "$forkkit_out"
+forkkit_ms="$(ms_of "$forkkit_out")"
+forkkit_rss="$(sed -n 's/.*worker peak RSS \([0-9.]*\) MiB.*/\1/p' <<<"$forkkit_out")"
+worker_hwm="$(sed -n "s/.*worker's own VmHWM \([0-9.]*\) MiB.*/\1/p" <<<"$forkkit_out")"
+parent_rss="$(sed -n "s/.*bench parent's peak RSS \([0-9.]*\) MiB.*/\1/p" <<<"$forkkit_out")"
+echo
+
+py_spawn_ms=""
+py_fork_ms=""
+if (( have_python )); then
+    echo "== Python multiprocessing: Process(noop) start+join ($REFERENCE/python/start_join.py)"
+    py_spawn_out="$(python3 "$REFERENCE/python/start_join.py" spawn "$N_PY_SPAWN")"
+    echo "$py_spawn_out (N=$N_PY_SPAWN)"
+    py_fork_out="$(python3 "$REFERENCE/python/start_join.py" fork "$N_PY_FORK")"
+    echo "$py_fork_out (N=$N_PY_FORK)"
+    py_spawn_ms="$(ms_of "$py_spawn_out")"
+    py_fork_ms="$(ms_of "$py_fork_out")"
+    echo
+fi
+
+c_fork_us=""
+c_exec_us=""
+echo "== C floor: raw system calls, no runtime ($REFERENCE/c/limit.c, cc -O2)"
+if command -v cc >/dev/null 2>&1; then
+    cc -O2 -o "$TMP/limit" "$REFERENCE/c/limit.c" -lpthread
+    c_out="$("$TMP/limit")"
+    echo "$c_out"
+    c_fork_us="$(sed -n 's/^fork+_exit+waitpid: \([0-9.]*\) us.*/\1/p' <<<"$c_out")"
+    c_exec_us="$(sed -n 's/^fork+exec(\/bin\/true)+waitpid: \([0-9.]*\) us.*/\1/p' <<<"$c_out")"
+else
+    echo "cc not found on PATH: the C floor is skipped"
+fi
+echo
+
+echo "== summary (this run; ratio = ForkKit spawn ms / the row's ms)"
+awk -v fk="$forkkit_ms" -v ps="$py_spawn_ms" -v pf="$py_fork_ms" \
+    -v cf="$c_fork_us" -v ce="$c_exec_us" \
+    -v nfk="$N_FORKKIT" -v nps="$N_PY_SPAWN" -v npf="$N_PY_FORK" \
+    -v rss="$forkkit_rss" -v hwm="$worker_hwm" -v prss="$parent_rss" '
+    function row(label, n, ms) {
+        if (ms == "") { printf "%-40s %8s %12s %14s\n", label, "-", "skipped", "-"; return }
+        printf "%-40s %8s %12.3f %13.2fx\n", label, n, ms, fk / ms
+    }
+    BEGIN {
+        printf "%-40s %8s %12s %14s\n", "start+join of one process", "N", "ms/process", "ForkKit/this"
+        row("ForkKit spawn (.NET worker host)", nfk, fk)
+        row("Python multiprocessing spawn", nps, ps)
+        row("Python multiprocessing fork", npf, pf)
+        row("C fork+exec(/bin/true)+waitpid", 300, ce == "" ? "" : ce / 1000)
+        row("C fork+_exit+waitpid", 1000, cf == "" ? "" : cf / 1000)
+        print ""
+        if (ps != "") printf "ForkKit / Python spawn: %.2fx\n", fk / ps
+        if (pf != "") printf "ForkKit / Python fork:  %.2fx\n", fk / pf
+        printf "ForkKit worker peak RSS: %s MiB (getrusage RUSAGE_CHILDREN ru_maxrss: largest resident set of any reaped child)\n", rss
+        printf "  the worker'"'"'s own VmHWM: %s MiB; the bench parent'"'"'s peak: %s MiB. ForkKit spawns with\n", hwm, prss
+        printf "  vfork+execve, and Linux counts the parent'"'"'s resident set into the child'"'"'s ru_maxrss at execve,\n"
+        printf "  so ru_maxrss is max(parent at spawn, worker) and VmHWM is the worker'"'"'s own figure.\n"
+    }'
