@@ -41,7 +41,7 @@ public sealed class Process : IDisposable
     }
 
     /// <summary>The name of the process this code runs in: "MainProcess" in a parent, the child's name in a child.</summary>
-    public static string CurrentName { get; internal set; } = "MainProcess";
+    public static string CurrentName => CurrentProcess.Name;
 
     /// <summary>A name for people: "Process-N" unless set. The child's ps title and comm carry it.</summary>
     public string Name
@@ -102,7 +102,7 @@ public sealed class Process : IDisposable
             // Encoded now, not at construction, so the child sees the arguments as they are at
             // Start (Python pickles them in start() too).
             var start = new ProcessStart(_name, _target, Arguments.Encode(_method, _args, "args"));
-            var payload = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(start, WireJson.Default.ProcessStart);
+            var payload = start.ToUtf8();
 
             var platform = Platform.Current;
             var (read, write) = platform.CreatePipe();

@@ -1,6 +1,5 @@
 using System.Reflection;
 using System.Text;
-using System.Text.Json;
 using ForkKit.Wire;
 using Microsoft.Win32.SafeHandles;
 
@@ -31,7 +30,7 @@ public static class WorkerHost
             return 2;
         }
 
-        Process.CurrentName = name;
+        CurrentProcess.Name = name;
         NameForPs(name);
 
         ProcessStart start;
@@ -39,7 +38,7 @@ public static class WorkerHost
         {
             var frame = Frames.Read(input)
                 ?? throw new EndOfStreamException("the parent closed the wire before sending the work");
-            start = JsonSerializer.Deserialize(frame, WireJson.Default.ProcessStart)!;
+            start = ProcessStart.Parse(frame);
         }
         return RunProcessTarget(start);
     }
@@ -58,14 +57,9 @@ public static class WorkerHost
         catch (Exception e)
         {
             // Python prints "Process NAME:" and the traceback on stderr, then exits with 1.
-            Console.Out.Flush();
             Console.Error.WriteLine($"Process {start.Name}:");
             Console.Error.WriteLine(e.ToString());
             return 1;
-        }
-        finally
-        {
-            Console.Out.Flush();
         }
     }
 

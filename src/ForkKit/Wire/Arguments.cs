@@ -23,7 +23,7 @@ static class Arguments
     /// Checks the arguments against the method's parameters and encodes them, in the parent.
     /// Every problem is reported before any process starts, naming the argument.
     /// </summary>
-    public static JsonElement[] Encode(MethodInfo method, object?[] args, string paramName)
+    public static byte[][] Encode(MethodInfo method, object?[] args, string paramName)
     {
         var parameters = method.GetParameters();
         var what = Targets.DescribeForHumans(method);
@@ -34,13 +34,13 @@ static class Arguments
             throw new ArgumentException($"the target {what} takes {expected} argument(s), but {args.Length} were given.", paramName);
         }
 
-        var encoded = new JsonElement[args.Length];
+        var encoded = new byte[args.Length][];
         for (int i = 0; i < args.Length; i++)
             encoded[i] = EncodeOne(parameters[i], args[i], i, what, paramName);
         return encoded;
     }
 
-    static JsonElement EncodeOne(ParameterInfo parameter, object? value, int index, string what, string paramName)
+    static byte[] EncodeOne(ParameterInfo parameter, object? value, int index, string what, string paramName)
     {
         var type = parameter.ParameterType;
         var label = $"argument {index + 1} ('{parameter.Name}') of {what}";
@@ -78,8 +78,7 @@ static class Arguments
                 "The wire format carries JSON values: numbers, strings, booleans, arrays, lists, dictionaries, records and classes with public properties.",
                 paramName, e);
         }
-        using var doc = JsonDocument.Parse(json);
-        return doc.RootElement.Clone();
+        return System.Text.Encoding.UTF8.GetBytes(json);
     }
 
     /// <summary>
@@ -111,15 +110,44 @@ static class Arguments
     };
 
     /// <summary>Reads the arguments back into the parameters' types, in the child.</summary>
-    public static object?[] Decode(MethodInfo method, JsonElement[] encoded)
+    public static object?[] Decode(MethodInfo method, byte[][] encoded)
     {
         var parameters = method.GetParameters();
         var values = new object?[parameters.Length];
         for (int i = 0; i < parameters.Length; i++)
             values[i] = i < encoded.Length
-                ? encoded[i].Deserialize(parameters[i].ParameterType, Options)
+                ? DecodeOne(encoded[i], parameters[i].ParameterType)
                 : parameters[i].DefaultValue;
         return values;
+    }
+
+    /// <summary>
+    /// One value as <paramref name="type"/>. Plain numbers, strings, booleans and null are read
+    /// directly: a child's first JsonSerializer call costs more than a short target's whole run.
+    /// Everything else goes through JsonSerializer with the shared options.
+    /// </summary>
+    public static object? DecodeOne(byte[] json, Type type)
+    {
+        var reader = new Utf8JsonReader(json);
+        reader.Read();
+        var plain = Nullable.GetUnderlyingType(type) ?? type;
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null when !plain.IsValueType || plain != type:
+                return null;
+            case JsonTokenType.String when plain == typeof(string) && !reader.ValueIsEscaped:
+                return reader.GetString();
+            case JsonTokenType.True or JsonTokenType.False when plain == typeof(bool):
+                return reader.GetBoolean();
+            case JsonTokenType.Number when plain == typeof(int):
+                return reader.GetInt32();
+            case JsonTokenType.Number when plain == typeof(long):
+                return reader.GetInt64();
+            case JsonTokenType.Number when plain == typeof(double):
+                return reader.GetDouble();
+            default:
+                return JsonSerializer.Deserialize(json, type, Options);
+        }
     }
 
     /// <summary>C#'s implicit numeric conversions: an int may go where a long or double is declared.</summary>
