@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using ForkKit.Cli.Demos;
 
 namespace ForkKit.Cli;
@@ -6,9 +7,15 @@ namespace ForkKit.Cli;
 /// <summary>The `forkkit` command line: demos of the seed article and a process-table view.</summary>
 static class Commands
 {
-    public static RootCommand Build()
+    public static Command Build()
     {
-        var root = new RootCommand("ForkKit: Python's multiprocessing rebuilt on fork, exec and waitpid, with demos you can watch in ps.");
+        // A plain Command named "forkkit" rather than RootCommand, whose name would be the
+        // assembly's (ForkKit.Cli) in usage lines.
+        var root = new Command("forkkit", "ForkKit: Python's multiprocessing rebuilt on fork, exec and waitpid, with demos you can watch in ps.")
+        {
+            new HelpOption(),
+            new VersionOption(),
+        };
         root.Subcommands.Add(BuildDemo());
         root.Subcommands.Add(BuildPs());
         return root;

@@ -58,10 +58,18 @@ public static class WorkerHost
         {
             // Python prints "Process NAME:" and the traceback on stderr, then exits with 1.
             Console.Error.WriteLine($"Process {start.Name}:");
-            Console.Error.WriteLine(e.ToString());
+            Console.Error.WriteLine(WithoutReflectionFrames(e.ToString()));
             return 1;
         }
     }
+
+    /// <summary>
+    /// The exception text without the reflection frames between the worker host and the
+    /// target: the trace reads target frames, then WorkerHost, as Python's reads the target,
+    /// then _bootstrap.
+    /// </summary>
+    static string WithoutReflectionFrames(string text) =>
+        string.Join('\n', text.Split('\n').Where(line => !line.TrimStart().StartsWith("at System.Reflection.", StringComparison.Ordinal)));
 
     /// <summary>Sets comm (ps -o comm, 15 bytes) to the worker's name; argv[0] already carries the long title.</summary>
     static unsafe void NameForPs(string name)

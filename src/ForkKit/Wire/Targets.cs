@@ -119,19 +119,19 @@ static class Targets
         }
     }
 
-    /// <summary>"Square(int)" for methods, "lambda in Program.Main" for compiler-made ones.</summary>
+    /// <summary>"Program.Square(int)" for methods, "(lambda in Program.Main)" for compiler-made ones.</summary>
     internal static string DescribeForHumans(MethodInfo method)
     {
-        var name = method.Name;
-        if (name.StartsWith('<'))
+        var owner = method.DeclaringType;
+        // Lambdas live in nested compiler-made classes; name the class the user wrote.
+        while (owner?.DeclaringType is not null && IsCompilerGenerated(owner)) owner = owner.DeclaringType;
+        var match = System.Text.RegularExpressions.Regex.Match(method.Name, "^<(.*)>[a-z]__");
+        if (match.Success)
         {
-            int close = name.IndexOf('>');
-            var outer = close > 1 ? name[1..close] : "?";
-            var owner = method.DeclaringType;
-            while (owner is not null && IsCompilerGenerated(owner)) owner = owner.DeclaringType;
-            return $"(lambda in {owner?.Name}.{outer})";
+            var outer = match.Groups[1].Value;
+            return outer == "<Main>$" ? "(lambda in the top-level statements)" : $"(lambda in {owner?.Name}.{outer})";
         }
         var parameters = string.Join(", ", method.GetParameters().Select(p => Arguments.TypeName(p.ParameterType)));
-        return $"{method.DeclaringType?.Name}.{name}({parameters})";
+        return $"{owner?.Name}.{method.Name}({parameters})";
     }
 }
