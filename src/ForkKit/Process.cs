@@ -230,6 +230,18 @@ public sealed class Process : IDisposable
         return all.Where(p => p.IsAlive).ToList();
     }
 
+    /// <summary>Processes started here and not yet reaped, without polling (nothing is reaped by asking).</summary>
+    internal static IReadOnlyList<Process> StartedNotReaped()
+    {
+        lock (s_registryGate) return s_children.Where(p => p._child is { IsReaped: false }).ToList();
+    }
+
+    /// <summary>True once Start ran and the child has been reaped. Does not poll.</summary>
+    internal bool IsReaped => _child?.IsReaped ?? false;
+
+    /// <summary>True once the child has ended, reaped or not. Does not reap.</summary>
+    internal bool HasExited => _child?.HasExited ?? false;
+
     static void JoinChildrenAtExit()
     {
         var children = ActiveChildren();

@@ -16,6 +16,12 @@ interface IChild : IDisposable
     /// <summary>Waits for the child to end, at most <paramref name="timeout"/> (null: no limit); reaps it. True when it has ended.</summary>
     bool Wait(TimeSpan? timeout);
 
+    /// <summary>True once the child has been reaped (its exit code is known).</summary>
+    bool IsReaped { get; }
+
+    /// <summary>True once the child has ended, reaped or not. Never reaps: a test helper may ask.</summary>
+    bool HasExited { get; }
+
     /// <summary>Asks the child to stop (SIGTERM), or forces it (SIGKILL). No-op once it has been reaped.</summary>
     void Stop(bool force);
 }

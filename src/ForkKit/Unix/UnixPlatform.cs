@@ -109,6 +109,37 @@ sealed class UnixChild : IChild
 
     public int Pid { get; }
 
+    public bool IsReaped
+    {
+        get
+        {
+            lock (_gate) return _exitCode is not null;
+        }
+    }
+
+    public bool HasExited
+    {
+        get
+        {
+            if (IsReaped) return true;
+            if (_pidfd is null) return Diagnostics.ProcessTable.Find(Pid)?.State is null or Diagnostics.ProcessState.Zombie;
+            bool added = false;
+            try
+            {
+                _pidfd.DangerousAddRef(ref added);
+                return Shim.WaitReadable((int)_pidfd.DangerousGetHandle(), 0) == 1;
+            }
+            catch (ObjectDisposedException)
+            {
+                return true; // reaped meanwhile
+            }
+            finally
+            {
+                if (added) _pidfd.DangerousRelease();
+            }
+        }
+    }
+
     public int? Poll()
     {
         lock (_gate)
