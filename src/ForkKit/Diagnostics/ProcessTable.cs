@@ -53,15 +53,35 @@ public sealed record ProcessEntry(int Pid, int ParentPid, ProcessState State, st
 }
 
 /// <summary>
-/// The process table, read from /proc on Linux: what ps shows, for demos and for tests that
-/// check every child was reaped. Reading it never waits for or reaps anything.
+/// The process table, read from /proc on Linux and from a Toolhelp snapshot on Windows: what
+/// ps shows, for demos and for tests that check every child was reaped. Reading it never
+/// waits for or reaps anything.
 /// </summary>
-public static class ProcessTable
+public static partial class ProcessTable
 {
     const string Proc = "/proc";
 
     /// <summary>Every process visible now. Processes that vanish while the table is read are left out.</summary>
-    public static IReadOnlyList<ProcessEntry> Snapshot()
+    public static IReadOnlyList<ProcessEntry> Snapshot() =>
+        OperatingSystem.IsWindows() ? ToolhelpSnapshot() : ProcSnapshot();
+
+    /// <summary>The direct children of <paramref name="pid"/>, zombies included.</summary>
+    /// <remarks>
+    /// Windows never rewrites a parent pid, so a process whose parent died may name a newer
+    /// process that got the same pid; only processes started after the parent count.
+    /// </remarks>
+    public static IReadOnlyList<ProcessEntry> ChildrenOf(int pid)
+    {
+        var table = Snapshot();
+        var parent = table.FirstOrDefault(e => e.Pid == pid);
+        return table.Where(e => e.ParentPid == pid && e.Pid != pid && (parent is null || e.StartedAt >= parent.StartedAt.AddSeconds(-1))).ToList();
+    }
+
+    /// <summary>One process, or null when there is none with that pid.</summary>
+    public static ProcessEntry? Find(int pid) =>
+        OperatingSystem.IsWindows() ? ToolhelpSnapshot().FirstOrDefault(e => e.Pid == pid) : ProcFind(pid);
+
+    static IReadOnlyList<ProcessEntry> ProcSnapshot()
     {
         RequireProc();
         var entries = new List<ProcessEntry>();
@@ -75,12 +95,7 @@ public static class ProcessTable
         return entries;
     }
 
-    /// <summary>The direct children of <paramref name="pid"/>, zombies included.</summary>
-    public static IReadOnlyList<ProcessEntry> ChildrenOf(int pid) =>
-        Snapshot().Where(e => e.ParentPid == pid).ToList();
-
-    /// <summary>One process, or null when there is none with that pid.</summary>
-    public static ProcessEntry? Find(int pid)
+    static ProcessEntry? ProcFind(int pid)
     {
         RequireProc();
         return Read(pid);
@@ -157,6 +172,6 @@ public static class ProcessTable
     static void RequireProc()
     {
         if (!Directory.Exists($"{Proc}/self"))
-            throw new PlatformNotSupportedException("the process table is read from /proc, which this system does not have (ForkKit reads it on Linux).");
+            throw new PlatformNotSupportedException("the process table is read from /proc, which this system does not have (ForkKit reads it on Linux and, through Toolhelp, on Windows).");
     }
 }
