@@ -282,3 +282,9 @@ int ForkKit_wait_readable(int fd, int timeout_ms) {
 int ForkKit_set_comm(const char *name) {
     return prctl(PR_SET_NAME, name, 0, 0, 0);
 }
+
+int ForkKit_set_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}

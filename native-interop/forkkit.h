@@ -79,4 +79,10 @@ int ForkKit_wait_readable(int fd, int timeout_ms);
  */
 int ForkKit_set_comm(const char *name);
 
+/*
+ * Sets close-on-exec on fd, so programs this process starts do not inherit it.
+ * Returns 0, or -1 with errno.
+ */
+int ForkKit_set_cloexec(int fd);
+
 #endif

@@ -33,10 +33,11 @@ interface IPlatform
     (SafeFileHandle Read, SafeFileHandle Write) CreatePipe();
 
     /// <summary>
-    /// Starts a worker host named <paramref name="name"/> that receives <paramref name="childEnds"/>
+    /// Starts a worker host named <paramref name="name"/> in <paramref name="role"/>
+    /// (<see cref="WorkerLaunch.ProcessRole"/> or <see cref="WorkerLaunch.PoolRole"/>) that receives <paramref name="childEnds"/>
     /// (and nothing else that is open). Stdin is the null device; stdout and stderr are inherited.
     /// </summary>
-    IChild StartWorker(string name, IReadOnlyList<SafeFileHandle> childEnds);
+    IChild StartWorker(string name, string role, IReadOnlyList<SafeFileHandle> childEnds);
 }
 
 /// <summary>The one place the platform is chosen.</summary>

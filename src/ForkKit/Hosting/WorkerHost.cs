@@ -33,6 +33,18 @@ public static class WorkerHost
         CurrentProcess.Name = name;
         NameForPs(name);
 
+        if (Option(args, "--role") == WorkerLaunch.PoolRole)
+        {
+            if (wire.Length < 2)
+            {
+                Console.Error.WriteLine("forkkit worker: a pool worker needs --wire TASKS,RESULTS");
+                return 2;
+            }
+            using var tasks = OpenWire(wire[0], FileAccess.Read);
+            using var results = OpenWire(wire[1], FileAccess.Write);
+            return PoolWorkerHost.Run(tasks, results);
+        }
+
         ProcessStart start;
         using (var input = OpenWire(wire[0], FileAccess.Read))
         {
@@ -68,7 +80,7 @@ public static class WorkerHost
     /// target: the trace reads target frames, then WorkerHost, as Python's reads the target,
     /// then _bootstrap.
     /// </summary>
-    static string WithoutReflectionFrames(string text) =>
+    internal static string WithoutReflectionFrames(string text) =>
         string.Join('\n', text.Split('\n').Where(line => !line.TrimStart().StartsWith("at System.Reflection.", StringComparison.Ordinal)));
 
     /// <summary>Sets comm (ps -o comm, 15 bytes) to the worker's name; argv[0] already carries the long title.</summary>
@@ -83,9 +95,14 @@ public static class WorkerHost
         }
     }
 
+    /// <summary>
+    /// A stream over a pipe end the parent handed over. It is made close-on-exec (not
+    /// inheritable) at once, so that processes this worker starts do not hold it open.
+    /// </summary>
     internal static FileStream OpenWire(string handle, FileAccess access)
     {
         var safe = new SafeFileHandle((IntPtr)long.Parse(handle), ownsHandle: true);
+        if (!OperatingSystem.IsWindows()) Unix.Shim.SetCloseOnExec((int)safe.DangerousGetHandle());
         return new FileStream(safe, access, bufferSize: 0);
     }
 

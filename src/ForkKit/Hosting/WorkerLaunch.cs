@@ -11,6 +11,9 @@ sealed class WorkerLaunch
     /// <summary>The first argument after the program, which tells ForkKit.dll to act as a worker.</summary>
     public const string WorkerVerb = "worker";
 
+    /// <summary>The --role of a long-lived Pool worker; a Process child has role "process".</summary>
+    public const string PoolRole = "pool", ProcessRole = "process";
+
     WorkerLaunch(string hostPath, string forkKitDll, string? runtimeConfig)
     {
         HostPath = hostPath;
@@ -36,11 +39,11 @@ sealed class WorkerLaunch
     /// ps, "forkkit: Process-3 (parent 1234)": the dotnet host finds itself through
     /// /proc/self/exe, not argv[0], so argv[0] is free to say what the process is.
     /// </summary>
-    public List<string> Arguments(string name, string wire)
+    public List<string> Arguments(string name, string role, string wire)
     {
         var argv = new List<string> { $"forkkit: {name} (parent {Environment.ProcessId})", "exec" };
         if (RuntimeConfig is not null) argv.AddRange(["--runtimeconfig", RuntimeConfig]);
-        argv.AddRange([ForkKitDll, WorkerVerb, "--name", name, "--wire", wire]);
+        argv.AddRange([ForkKitDll, WorkerVerb, "--role", role, "--name", name, "--wire", wire]);
         return argv;
     }
 

@@ -42,6 +42,10 @@ static unsafe class Shim
     [DllImport(Library, EntryPoint = "ForkKit_set_comm", SetLastError = true)]
     public static extern int SetComm(byte* name);
 
+    /// <summary>Sets FD_CLOEXEC on fd. Returns 1) 0; 2) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_set_cloexec", SetLastError = true)]
+    public static extern int SetCloseOnExec(int fd);
+
     /// <summary>The step of ForkKit_spawn that failed (enum ForkKit_SpawnStep in forkkit.h).</summary>
     public enum SpawnStep
     {

@@ -17,11 +17,11 @@ sealed class UnixPlatform : IPlatform
         return (pipe.Read, pipe.Write);
     }
 
-    public IChild StartWorker(string name, IReadOnlyList<SafeFileHandle> childEnds)
+    public IChild StartWorker(string name, string role, IReadOnlyList<SafeFileHandle> childEnds)
     {
         var launch = WorkerLaunch.Current;
         var wire = string.Join(",", Enumerable.Range(FirstChildFd, childEnds.Count));
-        int pid = Spawn(launch.HostPath, launch.Arguments(name, wire), CurrentEnvironment(), childEnds);
+        int pid = Spawn(launch.HostPath, launch.Arguments(name, role, wire), CurrentEnvironment(), childEnds);
         return new UnixChild(pid);
     }
 

@@ -40,7 +40,7 @@ static class Arguments
         return encoded;
     }
 
-    static byte[] EncodeOne(ParameterInfo parameter, object? value, int index, string what, string paramName)
+    internal static byte[] EncodeOne(ParameterInfo parameter, object? value, int index, string what, string paramName)
     {
         var type = parameter.ParameterType;
         var label = $"argument {index + 1} ('{parameter.Name}') of {what}";
@@ -121,15 +121,22 @@ static class Arguments
         return values;
     }
 
-    /// <summary>
-    /// One value as <paramref name="type"/>. Plain numbers, strings, booleans and null are read
-    /// directly: a child's first JsonSerializer call costs more than a short target's whole run.
-    /// Everything else goes through JsonSerializer with the shared options.
-    /// </summary>
+    /// <summary>One value as <paramref name="type"/>, from its JSON text.</summary>
     public static object? DecodeOne(byte[] json, Type type)
     {
         var reader = new Utf8JsonReader(json);
         reader.Read();
+        return ReadValue(ref reader, json, type);
+    }
+
+    /// <summary>
+    /// Reads the value at the reader's current token as <paramref name="type"/>, leaving the
+    /// reader on the value's last token. Plain numbers, strings, booleans and null are read
+    /// directly: a child's first JsonSerializer call costs more than a short target's whole run.
+    /// Everything else goes through JsonSerializer, for that type only.
+    /// </summary>
+    public static object? ReadValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> source, Type type)
+    {
         var plain = Nullable.GetUnderlyingType(type) ?? type;
         switch (reader.TokenType)
         {
@@ -146,8 +153,68 @@ static class Arguments
             case JsonTokenType.Number when plain == typeof(double):
                 return reader.GetDouble();
             default:
-                return JsonSerializer.Deserialize(json, type, Options);
+                int start = (int)reader.TokenStartIndex;
+                reader.Skip();
+                return JsonSerializer.Deserialize(source[start..(int)reader.BytesConsumed], type, Options);
         }
+    }
+
+    /// <summary>
+    /// Writes a value the caller has already checked against <paramref name="type"/>: plain
+    /// values directly, anything else after the round-trip check.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The value cannot cross (the message says why).</exception>
+    public static void WriteValue(Utf8JsonWriter writer, object? value, Type type)
+    {
+        switch (value)
+        {
+            case null:
+                writer.WriteNullValue();
+                return;
+            case int i:
+                writer.WriteNumberValue(i);
+                return;
+            case long l:
+                writer.WriteNumberValue(l);
+                return;
+            case double d when double.IsFinite(d):
+                writer.WriteNumberValue(d);
+                return;
+            case bool b:
+                writer.WriteBooleanValue(b);
+                return;
+            case string s:
+                writer.WriteStringValue(s);
+                return;
+        }
+        if (NotData(value) is { } reason)
+            throw new NotSupportedException($"a {TypeName(value.GetType())} is not data: {reason}");
+        try
+        {
+            writer.WriteRawValue(RoundTrip(value, type), skipInputValidation: true);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+        {
+            throw new NotSupportedException(e.Message, e);
+        }
+    }
+
+    /// <summary>
+    /// Checks one argument against its parameter and writes it, in the parent (see
+    /// <see cref="Encode"/> for the checks). Plain values skip the round trip.
+    /// </summary>
+    public static void WriteArgument(Utf8JsonWriter writer, MethodInfo method, ParameterInfo parameter, object? value, int index, string paramName)
+    {
+        var type = parameter.ParameterType;
+        if (value is int or long or bool or string || value is double d && double.IsFinite(d))
+        {
+            if (type == value.GetType() || Nullable.GetUnderlyingType(type) == value.GetType())
+            {
+                WriteValue(writer, value, type);
+                return;
+            }
+        }
+        writer.WriteRawValue(EncodeOne(parameter, value, index, Targets.DescribeForHumans(method), paramName), skipInputValidation: true);
     }
 
     /// <summary>C#'s implicit numeric conversions: an int may go where a long or double is declared.</summary>

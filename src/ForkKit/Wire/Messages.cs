@@ -93,13 +93,7 @@ sealed record ProcessStart(string Name, TargetReference Target, byte[][] Args)
                     target = TargetReference.Read(ref r);
                     break;
                 case "args":
-                    Json.Expect(ref r, JsonTokenType.StartArray);
-                    while (r.Read() && r.TokenType != JsonTokenType.EndArray)
-                    {
-                        long start = r.TokenStartIndex;
-                        r.Skip();
-                        args.Add(utf8[(int)start..(int)(r.BytesConsumed)]);
-                    }
+                    args.AddRange(Json.RawArrayItems(ref r, utf8));
                     break;
                 default:
                     r.Skip();
@@ -128,6 +122,20 @@ static class Json
         var name = r.GetString();
         r.Read();
         return name;
+    }
+
+    /// <summary>The JSON text of each item of the array at the reader's current token.</summary>
+    public static List<byte[]> RawArrayItems(ref Utf8JsonReader r, byte[] utf8)
+    {
+        Expect(ref r, JsonTokenType.StartArray);
+        var items = new List<byte[]>();
+        while (r.Read() && r.TokenType != JsonTokenType.EndArray)
+        {
+            int start = (int)r.TokenStartIndex;
+            r.Skip();
+            items.Add(utf8[start..(int)r.BytesConsumed]);
+        }
+        return items;
     }
 
     public static T Required<T>(T? value, string name) where T : class =>
