@@ -187,8 +187,7 @@ public sealed class Pool : IDisposable
     {
         if (chunkSize is { } c) RequirePositive(c);
         var result = new AsyncResult<List<TResult>>(callback, errorCallback, ReportCallbackError);
-        // Python's default: about four chunks per worker.
-        int size = chunkSize ?? Math.Max(1, (argLists.Count + 4 * Processes - 1) / (4 * Processes));
+        int size = chunkSize ?? DefaultChunkSize(argLists.Count, Processes);
         var chunks = SubmitChunks<TResult>(f, argLists, size, "f");
         if (chunks.Count == 0)
         {
@@ -210,6 +209,10 @@ public sealed class Pool : IDisposable
         }
         return result;
     }
+
+    /// <summary>Python's default for map: ceil(n / (4 × processes)), about four chunks per worker; at least 1.</summary>
+    internal static int DefaultChunkSize(int items, int processes) =>
+        Math.Max(1, (items + 4 * processes - 1) / (4 * processes));
 
     static List<object?[]> Lists<T>(IEnumerable<T> items)
     {
@@ -419,6 +422,9 @@ public sealed class Pool : IDisposable
             lock (_gate)
             {
                 _broken ??= failure;
+                // The task it was handed, and every queued one, fail with the initializer's error.
+                var (inHand, _) = worker.TakeCurrent();
+                if (inHand is not null) _handlerWork.Add(() => inHand.Fail(failure));
                 foreach (var t in _queue) _handlerWork.Add(() => t.Fail(failure));
                 _queue.Clear();
             }

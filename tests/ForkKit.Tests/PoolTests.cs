@@ -1,0 +1,522 @@
+using System.Diagnostics;
+using ForkKit.Diagnostics;
+using ForkKit.Tests.Support;
+using ForkKit.Unix;
+
+namespace ForkKit.Tests;
+
+/// <summary>Targets that run in pool workers.</summary>
+static class PoolTargets
+{
+    public static int Square(int n) => n * n;
+
+    public static int Add(int a, int b) => a + b;
+
+    public static int SlowSquare(int n, int ms)
+    {
+        Thread.Sleep(ms);
+        return n * n;
+    }
+
+    public static int Sleep(int ms)
+    {
+        Thread.Sleep(ms);
+        return ms;
+    }
+
+    public static int Pid() => Environment.ProcessId;
+
+    public static int PidAfter(int ms)
+    {
+        Thread.Sleep(ms);
+        return Environment.ProcessId;
+    }
+
+    /// <summary>Writes its pid to <paramref name="file"/>, then sleeps: a test can kill it mid-task.</summary>
+    public static int AnnounceThenSleep(string file, int ms)
+    {
+        File.WriteAllText(file + ".tmp", Environment.ProcessId.ToString());
+        File.Move(file + ".tmp", file);
+        Thread.Sleep(ms);
+        return 0;
+    }
+
+    public static int Fail(string message) => throw new InvalidOperationException(message);
+
+    public static int FailOn(int n) => n % 5 == 3 ? throw new ArgumentException($"bad item {n}") : n;
+
+    public static int ThrowCustom(int n) => throw new OnlyMessageException($"custom {n}");
+
+    public static int ThrowUnrebuildable(int n) => throw new NoMessageConstructorException(n);
+
+    public static Stream ReturnsStream(int n) => new MemoryStream();
+
+    public static Point ReturnsPoint(int n) => new(n, -n, $"p{n}");
+
+    public static int TakesObject(object o) => 1;
+
+    static int s_initCalls;
+    static string s_initValue = "";
+
+    public static void Init(string value)
+    {
+        s_initCalls++;
+        s_initValue = value;
+    }
+
+    public static string InitState(int _) => $"{s_initCalls}:{s_initValue}";
+
+    public static void InitFails() => throw new InvalidOperationException("initializer failed on purpose");
+
+    public static string Hello() => "hello";
+}
+
+public class OnlyMessageException : Exception
+{
+    public OnlyMessageException(string message) : base(message) { }
+}
+
+public class NoMessageConstructorException : Exception
+{
+    public NoMessageConstructorException(int code) : base($"code {code}") { }
+}
+
+public class PoolTests
+{
+    static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    // ---- construction ----
+
+    [Test]
+    public void TheDefaultSizeIsTheProcessorCount()
+    {
+        using var pool = new Pool();
+        Assert.That(pool.Processes, Is.EqualTo(Environment.ProcessorCount));
+        Assert.That(pool.WorkerPids, Has.Count.EqualTo(Environment.ProcessorCount));
+    }
+
+    [TestCase(0)]
+    [TestCase(-1)]
+    public void ZeroOrNegativeProcessesAreRefused(int processes) =>
+        Assert.That(() => new Pool(processes), Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("at least one worker"));
+
+    [TestCase(0)]
+    [TestCase(-3)]
+    public void ZeroOrNegativeMaxTasksPerChildIsRefused(int max) =>
+        Assert.That(() => new Pool(1, maxTasksPerChild: max), Throws.TypeOf<ArgumentOutOfRangeException>());
+
+    [Test]
+    public void ACapturingLambdaIsRefusedBeforeAnythingIsSent()
+    {
+        using var pool = new Pool(1);
+        int offset = 3;
+        Assert.That(() => pool.Apply((int n) => n + offset, 1), Throws.ArgumentException.With.Message.Contains("'offset'"));
+        Assert.That(pool.Apply(PoolTargets.Square, 3), Is.EqualTo(9));
+    }
+
+    // ---- apply ----
+
+    [Test]
+    public void ApplyReturnsTheResultWithAPlainStaticMethodGroup()
+    {
+        using var pool = new Pool(2);
+        int r = pool.Apply(PoolTargets.Square, 3);
+        Assert.That(r, Is.EqualTo(9));
+        Assert.That(pool.Apply(PoolTargets.Add, 2, 5), Is.EqualTo(7));
+        Assert.That(pool.Apply(PoolTargets.Hello), Is.EqualTo("hello"));
+        Assert.That(pool.Apply((int n) => n * 10, 4), Is.EqualTo(40));
+    }
+
+    [Test]
+    public void ApplyBlocksUntilTheResultIsBack()
+    {
+        using var pool = new Pool(1);
+        pool.Apply(PoolTargets.Square, 1); // the worker has started
+        var clock = Stopwatch.StartNew();
+        Assert.That(pool.Apply(PoolTargets.SlowSquare, 4, 400), Is.EqualTo(16));
+        Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(390)));
+    }
+
+    [Test]
+    public void ApplyAsyncReturnsAtOnceAndGetWaits()
+    {
+        using var pool = new Pool(1);
+        var clock = Stopwatch.StartNew();
+        var result = pool.ApplyAsync(PoolTargets.SlowSquare, 5, 1500);
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromMilliseconds(500)), "ApplyAsync returned at once");
+        Assert.That(result.Ready, Is.False);
+        Assert.That(() => result.Successful, Throws.InvalidOperationException);
+        Assert.That(result.Get(Patience), Is.EqualTo(25));
+        Assert.That(result.Ready && result.Successful, Is.True);
+    }
+
+    [Test]
+    public void GetWithATimeoutThrowsTimeoutExceptionAfterAboutTheTimeout()
+    {
+        using var pool = new Pool(1);
+        var result = pool.ApplyAsync(PoolTargets.Sleep, 30_000);
+        var clock = Stopwatch.StartNew();
+        Assert.That(() => result.Get(TimeSpan.FromMilliseconds(300)), Throws.TypeOf<TimeoutException>());
+        Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290)).And.LessThan(TimeSpan.FromSeconds(3)));
+        Assert.That(result.Wait(TimeSpan.Zero), Is.False);
+    }
+
+    // ---- map and friends ----
+
+    [TestCase(null)]
+    [TestCase(1)]
+    [TestCase(3)]
+    [TestCase(7)]
+    [TestCase(1000)]
+    public void MapKeepsInputOrderForAnyChunkSize(int? chunkSize)
+    {
+        using var pool = new Pool(3);
+        var items = Enumerable.Range(0, 40).ToList();
+        // Later items finish sooner, so the completion order is not the input order.
+        var result = pool.Starmap(PoolTargets.SlowSquare, items.Select(n => (n, (40 - n) % 4 * 5)), chunkSize);
+        Assert.That(result, Is.EqualTo(items.Select(n => n * n)));
+        Assert.That(pool.Map(PoolTargets.Square, items, chunkSize), Is.EqualTo(items.Select(n => n * n)));
+    }
+
+    [TestCase(0, 2, 1)]
+    [TestCase(5, 2, 1)]
+    [TestCase(8, 2, 1)]
+    [TestCase(9, 2, 2)]
+    [TestCase(100, 2, 13)]
+    [TestCase(100_000, 2, 12_500)]
+    [TestCase(100_001, 4, 6_251)]
+    public void TheDefaultChunkSizeIsPythons(int items, int processes, int expected) =>
+        Assert.That(Pool.DefaultChunkSize(items, processes), Is.EqualTo(expected));
+
+    [Test]
+    public void MapOfNothingIsAnEmptyListAtOnce()
+    {
+        using var pool = new Pool(2);
+        var clock = Stopwatch.StartNew();
+        Assert.That(pool.Map(PoolTargets.Square, Array.Empty<int>()), Is.Empty);
+        List<int>? delivered = null;
+        var r = pool.MapAsync(PoolTargets.Square, Array.Empty<int>(), callback: v => delivered = v);
+        Assert.That(r.Get(Patience), Is.Empty);
+        Assert.That(delivered, Is.Empty);
+        Assert.That(pool.Imap(PoolTargets.Square, Array.Empty<int>()), Is.Empty);
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)));
+    }
+
+    [Test]
+    public void ImapYieldsInOrderAndImapUnorderedAsResultsCome()
+    {
+        using var pool = new Pool(3);
+        pool.Map(PoolTargets.Square, [1, 2, 3], 1); // all three workers are up
+        var delays = new[] { 900, 100, 500 };
+        Assert.That(pool.Imap(PoolTargets.Sleep, delays).ToList(), Is.EqualTo(delays));
+        Assert.That(pool.ImapUnordered(PoolTargets.Sleep, delays).ToList(), Is.EqualTo(new[] { 100, 500, 900 }));
+    }
+
+    [Test]
+    public void ImapYieldsEachResultWithoutWaitingForLaterOnes()
+    {
+        using var pool = new Pool(2);
+        pool.Map(PoolTargets.Square, [1, 2], 1);
+        var clock = Stopwatch.StartNew();
+        using var e = pool.Imap(PoolTargets.Sleep, new[] { 50, 5000 }).GetEnumerator();
+        Assert.That(e.MoveNext(), Is.True);
+        Assert.That(e.Current, Is.EqualTo(50));
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(3)));
+    }
+
+    [Test]
+    public void StarmapUnpacksPairs()
+    {
+        using var pool = new Pool(2);
+        Assert.That(pool.Starmap(PoolTargets.Add, new[] { (1, 2), (3, 4), (10, -10) }), Is.EqualTo(new[] { 3, 7, 0 }));
+    }
+
+    [Test]
+    public void RecordsCrossBothWays()
+    {
+        using var pool = new Pool(1);
+        Assert.That(pool.Map(PoolTargets.ReturnsPoint, [1, 2]), Is.EqualTo(new[] { new Point(1, -1, "p1"), new Point(2, -2, "p2") }));
+    }
+
+    // ---- callbacks ----
+
+    [Test]
+    public void CallbacksRunOnOneResultThreadBeforeReadyTurnsTrue()
+    {
+        using var pool = new Pool(2);
+        var threads = new System.Collections.Concurrent.ConcurrentBag<int>();
+        var readyInCallback = new System.Collections.Concurrent.ConcurrentBag<bool>();
+        var submitted = new ManualResetEventSlim(false);
+        var results = new List<AsyncResult<int>>();
+        for (int i = 0; i < 20; i++)
+        {
+            int index = i;
+            results.Add(pool.ApplyAsync(PoolTargets.Square, i, _ =>
+            {
+                submitted.Wait();
+                threads.Add(Environment.CurrentManagedThreadId);
+                readyInCallback.Add(results[index].Ready);
+            }));
+        }
+        submitted.Set();
+        Assert.That(results.Select(r => r.Get(Patience)), Is.EqualTo(Enumerable.Range(0, 20).Select(i => i * i)));
+        Assert.That(threads.Distinct().Count(), Is.EqualTo(1), "one result-handling thread");
+        Assert.That(threads.First(), Is.Not.EqualTo(Environment.CurrentManagedThreadId));
+        Assert.That(readyInCallback, Has.Count.EqualTo(20).And.All.False, "Ready turned true only after the callback");
+    }
+
+    [Test]
+    public void MapAsyncCallsItsCallbackOnceWithTheWholeList()
+    {
+        using var pool = new Pool(2);
+        var calls = new List<List<int>>();
+        var r = pool.MapAsync(PoolTargets.Square, Enumerable.Range(0, 30), chunkSize: 4, callback: v => calls.Add(v));
+        r.Wait();
+        Assert.That(calls, Has.Count.EqualTo(1));
+        Assert.That(calls[0], Is.EqualTo(Enumerable.Range(0, 30).Select(i => i * i)));
+    }
+
+    [Test]
+    public void MapAsyncCallsItsErrorCallbackOnceWithTheFirstException()
+    {
+        using var pool = new Pool(2);
+        var errors = new List<Exception>();
+        bool callbackCalled = false;
+        var r = pool.MapAsync(PoolTargets.FailOn, Enumerable.Range(0, 20), chunkSize: 2,
+            callback: _ => callbackCalled = true, errorCallback: e => errors.Add(e));
+        r.Wait();
+        Assert.That(errors, Has.Count.EqualTo(1));
+        Assert.That(errors[0], Is.TypeOf<ArgumentException>().With.Message.StartsWith("bad item"));
+        Assert.That(callbackCalled, Is.False);
+        Assert.That(r.Successful, Is.False);
+        Assert.That(() => r.Get(), Throws.ArgumentException);
+    }
+
+    [Test]
+    public void ACallbackThatThrowsIsReportedAndResultHandlingGoesOn()
+    {
+        var report = new StringWriter();
+        var stderr = Console.Error;
+        Console.SetError(TextWriter.Synchronized(report));
+        try
+        {
+            using var pool = new Pool(1);
+            var first = pool.ApplyAsync(PoolTargets.Square, 2, _ => throw new InvalidOperationException("callback broke"));
+            Assert.That(first.Get(Patience), Is.EqualTo(4), "the result stands");
+            Assert.That(pool.ApplyAsync(PoolTargets.Square, 3, _ => { }).Get(Patience), Is.EqualTo(9));
+        }
+        finally
+        {
+            Console.SetError(stderr);
+        }
+        Assert.That(report.ToString(), Does.Contain("the callback of").And.Contain("callback broke"));
+    }
+
+    // ---- errors ----
+
+    [Test]
+    public void AnExceptionInATaskIsRethrownAsItsTypeWithTheRemoteTrace()
+    {
+        using var pool = new Pool(1);
+        var e = Assert.Throws<InvalidOperationException>(() => pool.Apply(PoolTargets.Fail, "broken on purpose"))!;
+        Assert.That(e.Message, Is.EqualTo("broken on purpose"));
+        Assert.That(e.InnerException, Is.TypeOf<RemoteTraceback>());
+        Assert.That(e.InnerException!.Message, Does.Contain("at ForkKit.Tests.PoolTargets.Fail(String message)"));
+
+        var async = pool.ApplyAsync(PoolTargets.Fail, "again");
+        Assert.That(() => async.Get(), Throws.InvalidOperationException.With.Message.EqualTo("again"));
+        Assert.That(pool.Apply(PoolTargets.Square, 6), Is.EqualTo(36), "the pool keeps working");
+    }
+
+    [Test]
+    public void AnExceptionTypeWithOnlyAMessageConstructorKeepsItsType()
+    {
+        using var pool = new Pool(1);
+        var e = Assert.Throws<OnlyMessageException>(() => pool.Apply(PoolTargets.ThrowCustom, 4))!;
+        Assert.That(e.Message, Is.EqualTo("custom 4"));
+        Assert.That(e.InnerException, Is.TypeOf<RemoteTraceback>());
+    }
+
+    [Test]
+    public void AnExceptionTypeThatCannotBeRebuiltBecomesRemoteException()
+    {
+        using var pool = new Pool(1);
+        var e = Assert.Throws<RemoteException>(() => pool.Apply(PoolTargets.ThrowUnrebuildable, 7))!;
+        Assert.That(e.RemoteType, Is.EqualTo(typeof(NoMessageConstructorException).FullName));
+        Assert.That(e.Message, Does.Contain("code 7"));
+        Assert.That(e.InnerException!.Message, Does.Contain("ThrowUnrebuildable"));
+    }
+
+    [Test]
+    public void AnArgumentTheWireCannotCarryFailsThatTaskOnly()
+    {
+        using var pool = new Pool(1);
+        var r = pool.ApplyAsync(PoolTargets.TakesObject, (object)new MemoryStream());
+        Assert.That(() => r.Get(Patience), Throws.ArgumentException.With.Message.Contains("a stream is an open OS resource"));
+        Assert.That(pool.Apply(PoolTargets.Square, 5), Is.EqualTo(25));
+    }
+
+    [Test]
+    public void AResultTheWireCannotCarryFailsThatTaskOnly()
+    {
+        using var pool = new Pool(1);
+        Assert.That(() => pool.Apply(PoolTargets.ReturnsStream, 1),
+            Throws.TypeOf<NotSupportedException>().With.Message.Contains("cannot cross back to the parent"));
+        Assert.That(pool.Apply(PoolTargets.Square, 5), Is.EqualTo(25));
+    }
+
+    // ---- initializer and maxTasksPerChild ----
+
+    [Test]
+    public void TheInitializerRunsOnceInEveryWorkerBeforeItsFirstTask()
+    {
+        using var pool = new Pool(2, PoolTargets.Init, ["ready"]);
+        var states = pool.Map(PoolTargets.InitState, Enumerable.Range(0, 40), chunkSize: 1);
+        Assert.That(states, Is.All.EqualTo("1:ready"));
+    }
+
+    [Test]
+    public void AFailingInitializerFailsTheTasksInsteadOfHanging()
+    {
+        using var stderr = StdioCapture.Stderr();
+        Pool? pool = null;
+        stderr.During(() => pool = new Pool(1, PoolTargets.InitFails));
+        using (pool)
+        {
+            var r = pool!.ApplyAsync(PoolTargets.Square, 2);
+            Assert.That(() => r.Get(Patience), Throws.InvalidOperationException.With.Message.Contains("initializer failed"));
+        }
+        Assert.That(stderr.ReadToEnd(), Does.Contain("initializer failed on purpose"));
+    }
+
+    [Test]
+    public void MaxTasksPerChildReplacesWorkersAndResultsStayCorrect()
+    {
+        using var pool = new Pool(2, maxTasksPerChild: 2);
+        var before = pool.WorkerPids.ToList();
+        var pids = pool.Map(PoolTargets.PidAfter, Enumerable.Repeat(1, 12), chunkSize: 1);
+        Assert.That(pids.Distinct().Count(), Is.GreaterThanOrEqualTo(6), "12 tasks, 2 per worker");
+        Assert.That(pids.GroupBy(p => p).Select(g => g.Count()), Is.All.LessThanOrEqualTo(2));
+        Assert.That(pool.Map(PoolTargets.Square, Enumerable.Range(0, 10), 1), Is.EqualTo(Enumerable.Range(0, 10).Select(i => i * i)));
+        Assert.That(pool.WorkerPids, Is.Not.EquivalentTo(before));
+        pool.Close();
+        pool.Join();
+        foreach (var pid in pids.Distinct()) Assert.That(ProcessTable.Find(pid), Is.Null, $"worker {pid} reaped");
+    }
+
+    // ---- lifecycle ----
+
+    [Test]
+    public void WorkAfterCloseOrTerminateThrowsPoolNotRunning()
+    {
+        var closed = new Pool(1);
+        closed.Close();
+        Assert.That(() => closed.Apply(PoolTargets.Square, 1), Throws.InvalidOperationException.With.Message.EqualTo("Pool not running"));
+        Assert.That(() => closed.MapAsync(PoolTargets.Square, [1]), Throws.InvalidOperationException.With.Message.EqualTo("Pool not running"));
+        closed.Join();
+
+        var terminated = new Pool(1);
+        terminated.Terminate();
+        Assert.That(() => terminated.ApplyAsync(PoolTargets.Square, 1), Throws.InvalidOperationException.With.Message.EqualTo("Pool not running"));
+        terminated.Join();
+    }
+
+    [Test]
+    public void JoinWhileRunningThrows()
+    {
+        using var pool = new Pool(1);
+        Assert.That(pool.Join, Throws.InvalidOperationException.With.Message.Contains("still running"));
+    }
+
+    [Test]
+    public void CloseLetsQueuedTasksFinishThenJoinReturnsWithEveryWorkerReaped()
+    {
+        var pool = new Pool(2);
+        var workers = pool.WorkerPids.ToList();
+        var results = Enumerable.Range(0, 8).Select(i => pool.ApplyAsync(PoolTargets.SlowSquare, i, 100)).ToList();
+        pool.Close();
+        pool.Join();
+        Assert.That(results.Select(r => r.Ready), Is.All.True);
+        Assert.That(results.Select(r => r.Get()), Is.EqualTo(Enumerable.Range(0, 8).Select(i => i * i)));
+        Assert.That(pool.WorkerPids, Is.Empty);
+        foreach (var pid in workers) Assert.That(ProcessTable.Find(pid), Is.Null, $"worker {pid} reaped");
+    }
+
+    [Test]
+    public void TerminateWithTenThousandPendingLongTasksReturnsPromptlyAndKillsTheWorkers()
+    {
+        var pool = new Pool(2);
+        var workers = pool.WorkerPids.ToList();
+        var results = Enumerable.Range(0, 10_000).Select(_ => pool.ApplyAsync(PoolTargets.Sleep, 60_000)).ToList();
+        var clock = Stopwatch.StartNew();
+        pool.Terminate();
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)));
+        pool.Join();
+        foreach (var pid in workers) Assert.That(ProcessTable.Find(pid), Is.Null, $"worker {pid} killed and reaped");
+        Assert.That(results.All(r => r.Wait(Patience) && !r.Successful), Is.True, "every pending task failed rather than hanging");
+    }
+
+    [Test]
+    public void DisposeTerminates()
+    {
+        var pool = new Pool(2);
+        var workers = pool.WorkerPids.ToList();
+        var pending = pool.ApplyAsync(PoolTargets.Sleep, 60_000);
+        pool.Dispose();
+        Assert.That(() => pool.Apply(PoolTargets.Square, 1), Throws.InvalidOperationException);
+        foreach (var pid in workers) Assert.That(ProcessTable.Find(pid), Is.Null);
+        Assert.That(pending.Wait(Patience) && !pending.Successful, Is.True);
+    }
+
+    // ---- beyond Python: a worker that dies mid-task ----
+
+    [Test]
+    public void AWorkerKilledMidTaskFailsThatTaskWithWorkerLostAndIsReplaced()
+    {
+        var pool = new Pool(2);
+        var before = pool.WorkerPids.ToList();
+        var marker = Path.Combine(Path.GetTempPath(), $"forkkit-victim-{Guid.NewGuid():N}");
+        try
+        {
+            var victim = pool.ApplyAsync(PoolTargets.AnnounceThenSleep, marker, 60_000);
+            var clock = Stopwatch.StartNew();
+            while (!File.Exists(marker) && clock.Elapsed < Patience) Thread.Sleep(10);
+            int pid = int.Parse(File.ReadAllText(marker));
+
+            Syscalls.Kill(pid, Syscalls.SIGKILL);
+            var killedAt = Stopwatch.StartNew();
+            Assert.That(victim.Wait(TimeSpan.FromSeconds(1)), Is.True, "the task failed within one second of the kill");
+            var lost = Assert.Throws<WorkerLostException>(() => victim.Get())!;
+            Assert.That(lost.Pid, Is.EqualTo(pid));
+            Assert.That(lost.ExitCode, Is.EqualTo(-9));
+            Assert.That(lost.Message, Does.Contain($"(pid {pid})").And.Contain("SIGKILL").And.Contain("AnnounceThenSleep"));
+
+            var others = Enumerable.Range(0, 10).Select(i => pool.ApplyAsync(PoolTargets.Square, i)).ToList();
+            Assert.That(others.Select(r => r.Get(Patience)), Is.EqualTo(Enumerable.Range(0, 10).Select(i => i * i)));
+            Assert.That(pool.WorkerPids, Has.Count.EqualTo(2).And.Not.Contain(pid), "a replacement started");
+            Assert.That(pool.WorkerPids.Except(before), Is.Not.Empty);
+        }
+        finally
+        {
+            File.Delete(marker);
+            pool.Close();
+            pool.Join();
+        }
+        Assert.That(pool.WorkerPids, Is.Empty);
+    }
+
+    // ---- ps ----
+
+    [Test]
+    public void WorkersAreVisibleInPsByRole()
+    {
+        using var pool = new Pool(2);
+        pool.Map(PoolTargets.Square, [1, 2], 1); // both workers are up and named
+        foreach (var pid in pool.WorkerPids)
+        {
+            var entry = ProcessTable.Find(pid)!;
+            Assert.That(entry.Name, Does.Match(@"^PoolWorker-\d+$"));
+            Assert.That(entry.CommandLine, Does.Match($@"^forkkit: {entry.Name} \(parent {Environment.ProcessId}\) "));
+        }
+    }
+}
