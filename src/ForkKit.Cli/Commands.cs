@@ -23,14 +23,16 @@ static class Commands
 
     static Command BuildDemo()
     {
-        var demo = new Command("demo", "Run an example of the seed article (Process, join, lists of processes) and print its timings.");
+        var demo = new Command("demo", "Run an example of the seed article (Process, join, Pool apply/map) and print its timings.");
         foreach (var (name, description, run) in SeedDemos.All)
         {
             var fast = new Option<bool>("--fast") { Description = "Scale the 3-5 second sleeps down to 0.3-0.5 s (classrooms, tests)." };
             var command = new Command(name, description) { fast };
             command.SetAction(parse =>
             {
-                run(new DemoOptions(parse.GetValue(fast) ? 0.1 : 1.0));
+                var options = new DemoOptions(parse.GetValue(fast) ? 0.1 : 1.0);
+                SeedDemos.UseScale(options.Scale);
+                run(options);
                 return 0;
             });
             demo.Subcommands.Add(command);

@@ -53,7 +53,7 @@ public sealed class AsyncResult<T>
         _ready.Wait(timeout == Timeout.InfiniteTimeSpan ? Timeout.InfiniteTimeSpan : timeout < TimeSpan.Zero ? TimeSpan.Zero : timeout);
 
     public override string ToString() =>
-        $"<ForkKit.AsyncResult<{typeof(T).Name}> #{Id} {(Ready ? (_error is null ? "ready" : "failed") : "pending")}>";
+        $"<ForkKit.AsyncResult<{Wire.Arguments.TypeName(typeof(T))}> #{Id} {(Ready ? (_error is null ? "ready" : "failed") : "pending")}>";
 
     /// <summary>Sets the value, runs the callback, then turns Ready. Only the first completion counts.</summary>
     internal void Complete(T value)
