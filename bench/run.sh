@@ -14,6 +14,7 @@ REFERENCE="${FORKKIT_REFERENCE:-$REPO/../shared/bench}"
 N_FORKKIT=30
 N_PY_SPAWN=30
 N_PY_FORK=100
+N_POOL=100000
 
 if [[ -n "${FORKKIT_REFERENCE:-}" ]]; then from="\$FORKKIT_REFERENCE"; else from="the default, <repo>/../shared/bench"; fi
 if [[ ! -d "$REFERENCE" ]]; then
@@ -102,6 +103,19 @@ else
 fi
 echo
 
+echo "== Pool(2): startup, map of $N_POOL squares, $((N_POOL / 10)) apply_async (ForkKit and $REFERENCE/python/pool_map.py)"
+pool_fk="$("$DOTNET" "$REPO/bench/ForkKit.Bench/bin/$CONFIG/net10.0/ForkKit.Bench.dll" pool "$N_POOL" 2)"
+echo "$pool_fk"
+pool_py_spawn=""
+pool_py_fork=""
+if (( have_python )) && [[ -f "$REFERENCE/python/pool_map.py" ]]; then
+    pool_py_spawn="$(python3 "$REFERENCE/python/pool_map.py" spawn "$N_POOL" 2)"
+    echo "$pool_py_spawn"
+    pool_py_fork="$(python3 "$REFERENCE/python/pool_map.py" fork "$N_POOL" 2)"
+    echo "$pool_py_fork"
+fi
+echo
+
 echo "== summary (this run; ratio = ForkKit spawn ms / the row's ms)"
 awk -v fk="$forkkit_ms" -v ps="$py_spawn_ms" -v pf="$py_fork_ms" \
     -v cf="$c_fork_us" -v ce="$c_exec_us" \
@@ -125,4 +139,25 @@ awk -v fk="$forkkit_ms" -v ps="$py_spawn_ms" -v pf="$py_fork_ms" \
         printf "  the worker'"'"'s own VmHWM: %s MiB; the bench parent'"'"'s peak: %s MiB. ForkKit spawns with\n", hwm, prss
         printf "  vfork+execve, and Linux counts the parent'"'"'s resident set into the child'"'"'s ru_maxrss at execve,\n"
         printf "  so ru_maxrss is max(parent at spawn, worker) and VmHWM is the worker'"'"'s own figure.\n"
+    }'
+
+echo
+echo "== pool summary (this run; ratio = ForkKit / the row: below 1 is faster)"
+# pool_field LINE KEY: the number after "startup", "items:" or "[0-9]+:" in a pool_map.py-style line.
+pool_field() {
+    case "$2" in
+        startup) sed -n 's/.*startup \([0-9.]*\) ms.*/\1/p' <<<"$1" ;;
+        map)     sed -n 's/.*items: \([0-9.]*\) us.item.*/\1/p' <<<"$1" ;;
+        apply)   sed -n 's/.*apply_async [0-9]*: \([0-9.]*\) us.task.*/\1/p' <<<"$1" ;;
+    esac
+}
+awk -v fs="$(pool_field "$pool_fk" startup)" -v fm="$(pool_field "$pool_fk" map)" -v fa="$(pool_field "$pool_fk" apply)" \
+    -v ss="$(pool_field "$pool_py_spawn" startup)" -v sm="$(pool_field "$pool_py_spawn" map)" -v sa="$(pool_field "$pool_py_spawn" apply)" \
+    -v ks="$(pool_field "$pool_py_fork" startup)" -v km="$(pool_field "$pool_py_fork" map)" -v ka="$(pool_field "$pool_py_fork" apply)" '
+    function r(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%.2fx", a / b) }
+    BEGIN {
+        printf "%-22s %12s %14s %14s %16s %16s\n", "Pool(2)", "ForkKit", "Python spawn", "Python fork", "ForkKit/spawn", "ForkKit/fork"
+        printf "%-22s %12s %14s %14s %16s %16s\n", "startup (ms)", fs, ss, ks, r(fs, ss), r(fs, ks)
+        printf "%-22s %12s %14s %14s %16s %16s\n", "map (us/item)", fm, sm, km, r(fm, sm), r(fm, km)
+        printf "%-22s %12s %14s %14s %16s %16s\n", "apply_async (us/task)", fa, sa, ka, r(fa, sa), r(fa, ka)
     }'

@@ -27,8 +27,40 @@ static class Program
                 return 1;
             }
         }
+        if (args.Length == 3 && args[0] == "pool" && int.TryParse(args[1], out int items) && items >= 10 && int.TryParse(args[2], out int procs) && procs > 0)
+            return PoolMap(items, procs);
         Console.Error.WriteLine("usage: ForkKit.Bench start-join N   (N > 0: how many processes to start and join)");
+        Console.Error.WriteLine("       ForkKit.Bench pool N PROCESSES   (as shared/bench/python/pool_map.py: startup, map of N squares, N/10 apply_async)");
         return 2;
+    }
+
+    static int Square(int n) => n * n;
+
+    /// <summary>
+    /// The pool figures, measured as pool_map.py measures them: the time to construct the pool,
+    /// Map of N squares per item (the first Map includes waiting for the workers to start, as
+    /// Python's does), then N/10 ApplyAsync calls per task.
+    /// </summary>
+    static int PoolMap(int n, int processes)
+    {
+        var t0 = Stopwatch.StartNew();
+        using var pool = new ForkKit.Pool(processes);
+        double startup = t0.Elapsed.TotalMilliseconds;
+
+        var t1 = Stopwatch.StartNew();
+        var r = pool.Map(Square, Enumerable.Range(0, n));
+        double map = t1.Elapsed.TotalMilliseconds;
+
+        var t2 = Stopwatch.StartNew();
+        var asyncs = Enumerable.Range(0, n / 10).Select(i => pool.ApplyAsync(Square, i)).ToList();
+        long sum = asyncs.Sum(a => (long)a.Get());
+        double apply = t2.Elapsed.TotalMilliseconds;
+
+        if (r[^1] != (n - 1) * (n - 1) && n < 46341 || sum < 0)
+            throw new InvalidOperationException("wrong results");
+        Console.WriteLine(FormattableString.Invariant(
+            $"forkkit pool startup {startup:F1} ms; map {n} items: {1000 * map / n:F2} us/item; apply_async {n / 10}: {1000 * apply / (n / 10):F1} us/task"));
+        return 0;
     }
 
     /// <summary>The timed child's target: static, so the worker host finds it by name.</summary>

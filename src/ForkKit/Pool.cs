@@ -66,8 +66,8 @@ public sealed class Pool : IDisposable
         _maxTasksPerChild = maxTasksPerChild;
         Processes = count;
 
+        // Workers first: their start-up is the long pole, and it runs while the rest is set up.
         _handler = new Thread(HandleResults) { IsBackground = true, Name = "ForkKit.Pool results" };
-        _handler.Start();
         try
         {
             lock (_gate)
@@ -77,9 +77,11 @@ public sealed class Pool : IDisposable
         }
         catch
         {
+            _handler.Start();
             Terminate();
             throw;
         }
+        _handler.Start();
         InstallExitHook(this);
     }
 
@@ -121,7 +123,12 @@ public sealed class Pool : IDisposable
     AsyncResult<TResult> SubmitApply<TResult>(Delegate f, object?[] args, Action<TResult>? callback, Action<Exception>? errorCallback)
     {
         var result = new AsyncResult<TResult>(callback, errorCallback, ReportCallbackError);
-        var chunk = SubmitChunks<TResult>(f, [args], 1, "f").Single();
+        var method = f.Method;
+        var parameters = method.GetParameters();
+        var chunk = SubmitChunks<TResult>(f, 1, 1, "f", (w, _) =>
+        {
+            for (int i = 0; i < args.Length; i++) Arguments.WriteArgument(w, method, parameters[i], args[i], i, "args");
+        }).Single();
         chunk.Then(values => result.Complete(values[0]), result.Fail);
         return result;
     }
@@ -138,13 +145,17 @@ public sealed class Pool : IDisposable
     /// </summary>
     public AsyncResult<List<TResult>> MapAsync<T, TResult>(Func<T, TResult> f, IEnumerable<T> items, int? chunkSize = null,
         Action<List<TResult>>? callback = null, Action<Exception>? errorCallback = null) =>
-        SubmitMap(f, Lists(items), chunkSize, callback, errorCallback);
+        SubmitMap(f, Items(items), chunkSize, callback, errorCallback, (w, item, parameters) =>
+            Arguments.WriteTyped(w, item, f.Method, parameters[0], 0, "items"));
 
     /// <summary>f(a, b) for every pair, in input order (Python's starmap).</summary>
     public List<TResult> Starmap<T1, T2, TResult>(Func<T1, T2, TResult> f, IEnumerable<(T1, T2)> items, int? chunkSize = null)
     {
-        ArgumentNullException.ThrowIfNull(items);
-        return SubmitMap<TResult>(f, items.Select(pair => new object?[] { pair.Item1, pair.Item2 }).ToList(), chunkSize, null, null).Get();
+        return SubmitMap<(T1, T2), TResult>(f, Items(items), chunkSize, null, null, (w, pair, parameters) =>
+        {
+            Arguments.WriteTyped(w, pair.Item1, f.Method, parameters[0], 0, "items");
+            Arguments.WriteTyped(w, pair.Item2, f.Method, parameters[1], 1, "items");
+        }).Get();
     }
 
     /// <summary>
@@ -154,7 +165,7 @@ public sealed class Pool : IDisposable
     public IEnumerable<TResult> Imap<T, TResult>(Func<T, TResult> f, IEnumerable<T> items, int chunkSize = 1)
     {
         RequirePositive(chunkSize);
-        var chunks = SubmitChunks<TResult>(f, Lists(items), chunkSize, nameof(f));
+        var chunks = SubmitItems<T, TResult>(f, Items(items), chunkSize);
         return InOrder(chunks);
 
         static IEnumerable<TResult> InOrder(List<ChunkResult<TResult>> chunks)
@@ -169,7 +180,7 @@ public sealed class Pool : IDisposable
     public IEnumerable<TResult> ImapUnordered<T, TResult>(Func<T, TResult> f, IEnumerable<T> items, int chunkSize = 1)
     {
         RequirePositive(chunkSize);
-        var chunks = SubmitChunks<TResult>(f, Lists(items), chunkSize, nameof(f));
+        var chunks = SubmitItems<T, TResult>(f, Items(items), chunkSize);
         var arrived = new BlockingCollection<ChunkResult<TResult>>();
         foreach (var chunk in chunks) chunk.Then(_ => arrived.Add(chunk), _ => arrived.Add(chunk));
         return AsTheyCome(chunks.Count, arrived);
@@ -182,13 +193,14 @@ public sealed class Pool : IDisposable
         }
     }
 
-    AsyncResult<List<TResult>> SubmitMap<TResult>(Delegate f, List<object?[]> argLists, int? chunkSize,
-        Action<List<TResult>>? callback, Action<Exception>? errorCallback)
+    AsyncResult<List<TResult>> SubmitMap<T, TResult>(Delegate f, IReadOnlyList<T> items, int? chunkSize,
+        Action<List<TResult>>? callback, Action<Exception>? errorCallback, Action<System.Text.Json.Utf8JsonWriter, T, System.Reflection.ParameterInfo[]> writeItem)
     {
         if (chunkSize is { } c) RequirePositive(c);
         var result = new AsyncResult<List<TResult>>(callback, errorCallback, ReportCallbackError);
-        int size = chunkSize ?? DefaultChunkSize(argLists.Count, Processes);
-        var chunks = SubmitChunks<TResult>(f, argLists, size, "f");
+        int size = chunkSize ?? DefaultChunkSize(items.Count, Processes);
+        var parameters = f.Method.GetParameters();
+        var chunks = SubmitChunks<TResult>(f, items.Count, size, "items", (w, i) => writeItem(w, items[i], parameters));
         if (chunks.Count == 0)
         {
             _handlerWork.Add(() => result.Complete([]));
@@ -196,7 +208,7 @@ public sealed class Pool : IDisposable
         }
 
         // Chunk results arrive on the result-handling thread, so this state needs no lock.
-        var values = new TResult[argLists.Count];
+        var values = new TResult[items.Count];
         int remaining = chunks.Count;
         for (int i = 0; i < chunks.Count; i++)
         {
@@ -210,14 +222,21 @@ public sealed class Pool : IDisposable
         return result;
     }
 
+    List<ChunkResult<TResult>> SubmitItems<T, TResult>(Func<T, TResult> f, IReadOnlyList<T> items, int chunkSize)
+    {
+        var parameters = f.Method.GetParameters();
+        return SubmitChunks<TResult>(f, items.Count, chunkSize, "items",
+            (w, i) => Arguments.WriteTyped(w, items[i], f.Method, parameters[0], 0, "items"));
+    }
+
     /// <summary>Python's default for map: ceil(n / (4 × processes)), about four chunks per worker; at least 1.</summary>
     internal static int DefaultChunkSize(int items, int processes) =>
         Math.Max(1, (items + 4 * processes - 1) / (4 * processes));
 
-    static List<object?[]> Lists<T>(IEnumerable<T> items)
+    static IReadOnlyList<T> Items<T>(IEnumerable<T> items)
     {
         ArgumentNullException.ThrowIfNull(items);
-        return items.Select(item => new object?[] { item }).ToList();
+        return items as IReadOnlyList<T> ?? items.ToList();
     }
 
     static void RequirePositive(int chunkSize)
@@ -226,19 +245,18 @@ public sealed class Pool : IDisposable
     }
 
     /// <summary>
-    /// Encodes the argument lists in chunks of <paramref name="chunkSize"/> and queues one task
-    /// per chunk. A chunk whose arguments cannot cross fails at once, naming the argument.
+    /// Encodes <paramref name="count"/> items in chunks of <paramref name="chunkSize"/> and
+    /// queues one task per chunk; <paramref name="writeArguments"/> writes item i's arguments.
+    /// A chunk whose arguments cannot cross fails at once, naming the argument.
     /// </summary>
-    List<ChunkResult<TResult>> SubmitChunks<TResult>(Delegate f, List<object?[]> argLists, int chunkSize, string paramName)
+    List<ChunkResult<TResult>> SubmitChunks<TResult>(Delegate f, int count, int chunkSize, string paramName,
+        Action<System.Text.Json.Utf8JsonWriter, int> writeArguments)
     {
         EnsureRunning();
-        var target = Describe(f, paramName);
-        var method = f.Method;
-        var parameters = method.GetParameters();
+        var target = Describe(f, nameof(f));
         var what = target.Display;
         var chunks = new List<ChunkResult<TResult>>();
-        var tasks = new List<PoolTask>();
-        for (int start = 0; start < argLists.Count; start += chunkSize)
+        for (int start = 0; start < count; start += chunkSize)
         {
             var chunk = new ChunkResult<TResult>(_handlerWork.Add);
             chunks.Add(chunk);
@@ -246,15 +264,13 @@ public sealed class Pool : IDisposable
             byte[] payload;
             try
             {
-                int end = Math.Min(start + chunkSize, argLists.Count);
+                int end = Math.Min(start + chunkSize, count);
                 payload = PoolMessages.Task(id, target, w =>
                 {
                     for (int item = start; item < end; item++)
                     {
-                        var args = argLists[item];
                         w.WriteStartArray();
-                        for (int i = 0; i < args.Length; i++)
-                            Arguments.WriteArgument(w, method, parameters[i], args[i], i, paramName);
+                        writeArguments(w, item);
                         w.WriteEndArray();
                     }
                 });
@@ -264,11 +280,12 @@ public sealed class Pool : IDisposable
                 _handlerWork.Add(() => chunk.Fail(e));
                 continue;
             }
-            tasks.Add(new PoolTask(id, what, payload,
+            // Each chunk is queued as soon as it is encoded: idle workers start on it while
+            // the rest are encoded.
+            Enqueue(new PoolTask(id, what, payload,
                 frame => chunk.Complete(DecodeValues<TResult>(frame, what)),
                 chunk.Fail));
         }
-        Enqueue(tasks);
         return chunks;
     }
 
@@ -374,22 +391,22 @@ public sealed class Pool : IDisposable
 
     // ---- scheduling (all under _gate) ----
 
-    void Enqueue(List<PoolTask> tasks)
+    void Enqueue(PoolTask task)
     {
         lock (_gate)
         {
             if (_state != State.Running)
             {
                 var closed = new InvalidOperationException("Pool not running");
-                foreach (var t in tasks) _handlerWork.Add(() => t.Fail(closed));
+                _handlerWork.Add(() => task.Fail(closed));
                 return;
             }
             if (_broken is { } broken)
             {
-                foreach (var t in tasks) _handlerWork.Add(() => t.Fail(broken));
+                _handlerWork.Add(() => task.Fail(broken));
                 return;
             }
-            foreach (var t in tasks) _queue.Enqueue(t);
+            _queue.Enqueue(task);
             DispatchToIdleWorkers();
         }
     }

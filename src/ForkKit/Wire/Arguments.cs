@@ -26,42 +26,42 @@ static class Arguments
     public static byte[][] Encode(MethodInfo method, object?[] args, string paramName)
     {
         var parameters = method.GetParameters();
-        var what = Targets.DescribeForHumans(method);
         int required = parameters.Count(p => !p.HasDefaultValue);
         if (args.Length < required || args.Length > parameters.Length)
         {
             var expected = required == parameters.Length ? $"{parameters.Length}" : $"{required} to {parameters.Length}";
-            throw new ArgumentException($"the target {what} takes {expected} argument(s), but {args.Length} were given.", paramName);
+            throw new ArgumentException($"the target {Targets.DescribeForHumans(method)} takes {expected} argument(s), but {args.Length} were given.", paramName);
         }
 
         var encoded = new byte[args.Length][];
         for (int i = 0; i < args.Length; i++)
-            encoded[i] = EncodeOne(parameters[i], args[i], i, what, paramName);
+            encoded[i] = EncodeOne(method, parameters[i], args[i], i, paramName);
         return encoded;
     }
 
-    internal static byte[] EncodeOne(ParameterInfo parameter, object? value, int index, string what, string paramName)
+    internal static byte[] EncodeOne(MethodInfo method, ParameterInfo parameter, object? value, int index, string paramName)
     {
         var type = parameter.ParameterType;
-        var label = $"argument {index + 1} ('{parameter.Name}') of {what}";
+        // Only error messages need the label, and describing a method is not free.
+        string Label() => $"argument {index + 1} ('{parameter.Name}') of {Targets.DescribeForHumans(method)}";
         if (type.IsByRef || parameter.IsOut)
-            throw new ArgumentException($"{label} is a ref/out parameter; a child process cannot write back into the parent's variables. Return a value instead.", paramName);
+            throw new ArgumentException($"{Label()} is a ref/out parameter; a child process cannot write back into the parent's variables. Return a value instead.", paramName);
 
         if (value is null)
         {
             if (type.IsValueType && Nullable.GetUnderlyingType(type) is null)
-                throw new ArgumentException($"{label} is null, but the parameter is {TypeName(type)}, which cannot be null.", paramName);
+                throw new ArgumentException($"{Label()} is null, but the parameter is {TypeName(type)}, which cannot be null.", paramName);
         }
         else if (!type.IsInstanceOfType(value))
         {
             var underlying = Nullable.GetUnderlyingType(type) ?? type;
             if (!IsImplicitNumericWidening(value.GetType(), underlying))
-                throw new ArgumentException($"{label} is {TypeName(value.GetType())} {Preview(value)}, but the parameter is {TypeName(type)}.", paramName);
+                throw new ArgumentException($"{Label()} is {TypeName(value.GetType())} {Preview(value)}, but the parameter is {TypeName(type)}.", paramName);
             value = Convert.ChangeType(value, underlying, System.Globalization.CultureInfo.InvariantCulture);
         }
 
         if (value is not null && NotData(value) is { } reason)
-            throw new ArgumentException($"{label} is {TypeName(value.GetType())}: {reason}, not data, and cannot cross to a child process. Pass the data it stands for instead.", paramName);
+            throw new ArgumentException($"{Label()} is {TypeName(value.GetType())}: {reason}, not data, and cannot cross to a child process. Pass the data it stands for instead.", paramName);
 
         string json;
         try
@@ -74,7 +74,7 @@ static class Arguments
         catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException or ArgumentException)
         {
             throw new ArgumentException(
-                $"{label} ({TypeName(value?.GetType() ?? type)}) cannot cross to a child process: {e.Message.TrimEnd('.')}. " +
+                $"{Label()} ({TypeName(value?.GetType() ?? type)}) cannot cross to a child process: {e.Message.TrimEnd('.')}. " +
                 "The wire format carries JSON values: numbers, strings, booleans, arrays, lists, dictionaries, records and classes with public properties.",
                 paramName, e);
         }
@@ -129,12 +129,17 @@ static class Arguments
         return ReadValue(ref reader, json, type);
     }
 
+    // The per-value methods below run once per item of a Map, on both sides. They are compiled
+    // optimized at once (AggressiveOptimization): tiered compilation would run the first
+    // hundred milliseconds of a large Map in unoptimized code.
+
     /// <summary>
     /// Reads the value at the reader's current token as <paramref name="type"/>, leaving the
     /// reader on the value's last token. Plain numbers, strings, booleans and null are read
     /// directly: a child's first JsonSerializer call costs more than a short target's whole run.
     /// Everything else goes through JsonSerializer, for that type only.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static object? ReadValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> source, Type type)
     {
         var plain = Nullable.GetUnderlyingType(type) ?? type;
@@ -164,6 +169,7 @@ static class Arguments
     /// values directly, anything else after the round-trip check.
     /// </summary>
     /// <exception cref="NotSupportedException">The value cannot cross (the message says why).</exception>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void WriteValue(Utf8JsonWriter writer, object? value, Type type)
     {
         switch (value)
@@ -200,9 +206,28 @@ static class Arguments
     }
 
     /// <summary>
+    /// Writes a typed argument: plain values of exactly the parameter's type without boxing
+    /// (a Map of ints writes 100,000 of them), anything else through <see cref="WriteArgument"/>.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static void WriteTyped<T>(Utf8JsonWriter writer, T value, MethodInfo method, ParameterInfo parameter, int index, string paramName)
+    {
+        if (parameter.ParameterType == typeof(T))
+        {
+            // typeof(T) tests are constants once T is known, and (int)(object)value does not box.
+            if (typeof(T) == typeof(int)) { writer.WriteNumberValue((int)(object)value!); return; }
+            if (typeof(T) == typeof(long)) { writer.WriteNumberValue((long)(object)value!); return; }
+            if (typeof(T) == typeof(bool)) { writer.WriteBooleanValue((bool)(object)value!); return; }
+            if (typeof(T) == typeof(double) && double.IsFinite((double)(object)value!)) { writer.WriteNumberValue((double)(object)value!); return; }
+        }
+        WriteArgument(writer, method, parameter, value, index, paramName);
+    }
+
+    /// <summary>
     /// Checks one argument against its parameter and writes it, in the parent (see
     /// <see cref="Encode"/> for the checks). Plain values skip the round trip.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void WriteArgument(Utf8JsonWriter writer, MethodInfo method, ParameterInfo parameter, object? value, int index, string paramName)
     {
         var type = parameter.ParameterType;
@@ -214,7 +239,7 @@ static class Arguments
                 return;
             }
         }
-        writer.WriteRawValue(EncodeOne(parameter, value, index, Targets.DescribeForHumans(method), paramName), skipInputValidation: true);
+        writer.WriteRawValue(EncodeOne(method, parameter, value, index, paramName), skipInputValidation: true);
     }
 
     /// <summary>C#'s implicit numeric conversions: an int may go where a long or double is declared.</summary>

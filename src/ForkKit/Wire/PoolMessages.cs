@@ -154,6 +154,7 @@ static class PoolMessages
     }
 
     /// <summary>Reads the "values" array of a successful result message, each as <typeparamref name="T"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static List<T> ReadValues<T>(byte[] utf8)
     {
         var r = new Utf8JsonReader(utf8);
@@ -167,7 +168,13 @@ static class PoolMessages
                 continue;
             }
             while (r.Read() && r.TokenType != JsonTokenType.EndArray)
-                values.Add((T)Arguments.ReadValue(ref r, utf8, typeof(T))!);
+            {
+                // Plain numbers without boxing: (T)(object)v is free once T is known.
+                if (typeof(T) == typeof(int) && r.TokenType == JsonTokenType.Number) values.Add((T)(object)r.GetInt32());
+                else if (typeof(T) == typeof(long) && r.TokenType == JsonTokenType.Number) values.Add((T)(object)r.GetInt64());
+                else if (typeof(T) == typeof(double) && r.TokenType == JsonTokenType.Number) values.Add((T)(object)r.GetDouble());
+                else values.Add((T)Arguments.ReadValue(ref r, utf8, typeof(T))!);
+            }
             break;
         }
         return values;

@@ -22,7 +22,9 @@ static class Targets
         var method = target.Method;
         var owner = method.DeclaringType
             ?? throw new ArgumentException($"the target '{method.Name}' is a dynamic method with no declaring type; a child process can only load methods compiled into an assembly.", paramName);
-        var what = DescribeForHumans(method);
+        string what = "";
+        if (!method.IsStatic || method.IsGenericMethod || owner.ContainsGenericParameters || owner.IsGenericType)
+            what = DescribeForHumans(method); // only messages need it
 
         if (!method.IsStatic)
         {
@@ -53,7 +55,7 @@ static class Targets
         var assembly = owner.Assembly;
         if (assembly.IsDynamic || string.IsNullOrEmpty(assembly.Location))
             throw new ArgumentException(
-                $"the target {what} lives in assembly '{assembly.GetName().Name}', which has no file on disk (dynamic, in-memory or single-file published). " +
+                $"the target {DescribeForHumans(method)} lives in assembly '{assembly.GetName().Name}', which has no file on disk (dynamic, in-memory or single-file published). " +
                 "A spawned child loads the target's assembly from its file; put the target in an assembly that is a file.", paramName);
 
         return new TargetReference(assembly.Location, assembly.FullName!, owner.FullName!, method.Name, method.MetadataToken);
@@ -81,22 +83,19 @@ static class Targets
     static Assembly LoadWithDependencies(string path)
     {
         // The target's assembly may depend on packages that ForkKit does not (a test assembly
-        // on NUnit, say). Resolve those from the target's own deps.json and folder.
-        var resolver = new AssemblyDependencyResolver(path);
+        // on NUnit, say). Resolve those from the target's own deps.json and folder; the
+        // resolver is made on the first miss only, since reading deps.json is not free.
         var folder = Path.GetDirectoryName(path)!;
+        AssemblyDependencyResolver? resolver = null;
         AssemblyLoadContext.Default.Resolving += (context, name) =>
         {
-            var found = resolver.ResolveAssemblyToPath(name);
-            if (found is null)
-            {
-                var beside = Path.Combine(folder, name.Name + ".dll");
-                if (File.Exists(beside)) found = beside;
-            }
+            var beside = Path.Combine(folder, name.Name + ".dll");
+            var found = File.Exists(beside) ? beside : (resolver ??= new AssemblyDependencyResolver(path)).ResolveAssemblyToPath(name);
             return found is null ? null : context.LoadFromAssemblyPath(found);
         };
         AssemblyLoadContext.Default.ResolvingUnmanagedDll += (_, name) =>
         {
-            var found = resolver.ResolveUnmanagedDllToPath(name);
+            var found = (resolver ??= new AssemblyDependencyResolver(path)).ResolveUnmanagedDllToPath(name);
             return found is null ? IntPtr.Zero : System.Runtime.InteropServices.NativeLibrary.Load(found);
         };
         return AssemblyLoadContext.Default.LoadFromAssemblyPath(path);
@@ -125,10 +124,12 @@ static class Targets
         var owner = method.DeclaringType;
         // Lambdas live in nested compiler-made classes; name the class the user wrote.
         while (owner?.DeclaringType is not null && IsCompilerGenerated(owner)) owner = owner.DeclaringType;
-        var match = System.Text.RegularExpressions.Regex.Match(method.Name, "^<(.*)>[a-z]__");
-        if (match.Success)
+        // Compiler-made names look like "<Outer>b__0_0"; top-level statements' Outer is "<Main>$".
+        var name = method.Name;
+        int end = name.LastIndexOf(">", StringComparison.Ordinal);
+        if (name.StartsWith('<') && end > 0)
         {
-            var outer = match.Groups[1].Value;
+            var outer = name[1..end];
             return outer == "<Main>$" ? "(lambda in the top-level statements)" : $"(lambda in {owner?.Name}.{outer})";
         }
         var parameters = string.Join(", ", method.GetParameters().Select(p => Arguments.TypeName(p.ParameterType)));
