@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <semaphore.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stddef.h>
 #include <linux/close_range.h>
@@ -287,4 +290,141 @@ int ForkKit_set_cloexec(int fd) {
     int flags = fcntl(fd, F_GETFD);
     if (flags < 0) return -1;
     return fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
+/* ---- named semaphores and shared memory ---- */
+
+#define NAME_MAX_LEN 250
+
+/* "/" + name, as sem_open and shm_open want it. Returns 0, or -1 with ENAMETOOLONG. */
+static int slash_name(const char *name, char *out) {
+    size_t n = strlen(name);
+    if (n == 0 || n > NAME_MAX_LEN) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    out[0] = '/';
+    memcpy(out + 1, name, n + 1);
+    return 0;
+}
+
+void *ForkKit_sem_create(const char *name, unsigned value) {
+    char full[NAME_MAX_LEN + 2];
+    if (slash_name(name, full) != 0) return NULL;
+    sem_t *s = sem_open(full, O_CREAT | O_EXCL, 0600, value);
+    return s == SEM_FAILED ? NULL : s;
+}
+
+void *ForkKit_sem_open(const char *name) {
+    char full[NAME_MAX_LEN + 2];
+    if (slash_name(name, full) != 0) return NULL;
+    sem_t *s = sem_open(full, 0);
+    return s == SEM_FAILED ? NULL : s;
+}
+
+int ForkKit_sem_wait_polling_ms(void *sem, int timeout_ms) {
+    int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
+    long pause_ms = 1;
+    for (;;) {
+        if (sem_trywait((sem_t *)sem) == 0) return 1;
+        if (errno != EAGAIN && errno != EINTR) return -1;
+        int64_t left = deadline < 0 ? pause_ms : deadline - monotonic_ms();
+        if (left <= 0) return 0;
+        long nap = left < pause_ms ? (long)left : pause_ms;
+        struct timespec t = {nap / 1000, (nap % 1000) * 1000000L};
+        nanosleep(&t, NULL); /* EINTR: the loop looks again */
+        if (pause_ms < 10) pause_ms *= 2;
+    }
+}
+
+int ForkKit_sem_wait_ms(void *sem, int timeout_ms) {
+#if defined(__APPLE__)
+    return ForkKit_sem_wait_polling_ms(sem, timeout_ms);
+#else
+    sem_t *s = (sem_t *)sem;
+    if (timeout_ms == 0) {
+        if (sem_trywait(s) == 0) return 1;
+        return errno == EAGAIN ? 0 : -1;
+    }
+    if (timeout_ms < 0) {
+        int r;
+        do r = sem_wait(s); while (r == -1 && errno == EINTR);
+        return r == 0 ? 1 : -1;
+    }
+    /* sem_timedwait takes an absolute CLOCK_REALTIME deadline, computed once, so an EINTR
+     * restart waits only for the time that is left. */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec += 1;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    int r;
+    do r = sem_timedwait(s, &deadline); while (r == -1 && errno == EINTR);
+    if (r == 0) return 1;
+    return errno == ETIMEDOUT ? 0 : -1;
+#endif
+}
+
+int ForkKit_sem_post(void *sem) { return sem_post((sem_t *)sem); }
+
+int ForkKit_sem_getvalue(void *sem) {
+#if defined(__APPLE__)
+    (void)sem;
+    errno = ENOSYS;
+    return -1;
+#else
+    int value;
+    if (sem_getvalue((sem_t *)sem, &value) != 0) return -1;
+    return value < 0 ? 0 : value;
+#endif
+}
+
+int ForkKit_sem_close(void *sem) { return sem_close((sem_t *)sem); }
+
+int ForkKit_sem_unlink(const char *name) {
+    char full[NAME_MAX_LEN + 2];
+    if (slash_name(name, full) != 0) return -1;
+    return sem_unlink(full);
+}
+
+static void *map_shared(int fd, int size) {
+    void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *ForkKit_shm_create(const char *name, int size) {
+    char full[NAME_MAX_LEN + 2];
+    if (slash_name(name, full) != 0) return NULL;
+    int fd = shm_open(full, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) return NULL;
+    if (ftruncate(fd, size) != 0) {
+        int saved = errno;
+        close(fd);
+        shm_unlink(full);
+        errno = saved;
+        return NULL;
+    }
+    return map_shared(fd, size);
+}
+
+void *ForkKit_shm_open(const char *name, int size) {
+    char full[NAME_MAX_LEN + 2];
+    if (slash_name(name, full) != 0) return NULL;
+    int fd = shm_open(full, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) return NULL;
+    return map_shared(fd, size);
+}
+
+int ForkKit_shm_close(void *mapping, int size) { return munmap(mapping, (size_t)size); }
+
+int ForkKit_shm_unlink(const char *name) {
+    char full[NAME_MAX_LEN + 2];
+    if (slash_name(name, full) != 0) return -1;
+    return shm_unlink(full);
 }

@@ -85,4 +85,50 @@ int ForkKit_set_comm(const char *name);
  */
 int ForkKit_set_cloexec(int fd);
 
+/* ---- Named semaphores and shared memory, for Lock, RLock and Semaphore ----
+ *
+ * Names are given without the leading slash ("forkkit-1234-ab12"); the shim adds it. A POSIX
+ * named semaphore appears as /dev/shm/sem.NAME on Linux, a shared memory object as
+ * /dev/shm/NAME, until unlinked. Handles are opaque pointers to the C side. */
+
+/* sem_open(name, O_CREAT|O_EXCL, 0600, value). Returns the handle, or NULL with errno (EEXIST on a collision). */
+void *ForkKit_sem_create(const char *name, unsigned value);
+
+/* sem_open(name, 0): an existing semaphore. Returns the handle, or NULL with errno. */
+void *ForkKit_sem_open(const char *name);
+
+/* Waits for the semaphore (decrements it), at most timeout_ms (< 0: no limit, 0: try once).
+ * Returns 1 when decremented, 0 on timeout, -1 with errno. EINTR restarts with the time left.
+ * Where the OS has no timed wait (macOS), this is ForkKit_sem_wait_polling_ms. */
+int ForkKit_sem_wait_ms(void *sem, int timeout_ms);
+
+/* The timed wait built from sem_trywait and short sleeps (1 ms doubling to 10 ms), for systems
+ * without sem_timedwait. Same contract as ForkKit_sem_wait_ms; exported so it can be tested. */
+int ForkKit_sem_wait_polling_ms(void *sem, int timeout_ms);
+
+/* sem_post. Returns 0, or -1 with errno (EOVERFLOW at SEM_VALUE_MAX). */
+int ForkKit_sem_post(void *sem);
+
+/* sem_getvalue. Returns the value (>= 0), or -1 with errno (ENOSYS where the OS cannot tell). */
+int ForkKit_sem_getvalue(void *sem);
+
+/* sem_close. Returns 0, or -1 with errno. */
+int ForkKit_sem_close(void *sem);
+
+/* sem_unlink: removes the name; processes that have it open keep using it. 0, or -1 with errno. */
+int ForkKit_sem_unlink(const char *name);
+
+/* shm_open(name, O_CREAT|O_EXCL|O_RDWR, 0600), ftruncate to size, mmap shared. Returns the
+ * mapping (zero-filled), or NULL with errno. */
+void *ForkKit_shm_create(const char *name, int size);
+
+/* shm_open(name, O_RDWR) and mmap an existing object. Returns the mapping, or NULL with errno. */
+void *ForkKit_shm_open(const char *name, int size);
+
+/* munmap. Returns 0, or -1 with errno. */
+int ForkKit_shm_close(void *mapping, int size);
+
+/* shm_unlink. Returns 0, or -1 with errno. */
+int ForkKit_shm_unlink(const char *name);
+
 #endif

@@ -95,6 +95,24 @@ public static partial class ProcessTable
         return entries;
     }
 
+    /// <summary>
+    /// When a process started, in clock ticks since boot (/proc/PID/stat field 22); null when it
+    /// does not exist. Two processes with one pid at different times differ here.
+    /// </summary>
+    internal static long? StartTicks(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"{Proc}/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[19], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
     static ProcessEntry? ProcFind(int pid)
     {
         RequireProc();

@@ -40,6 +40,68 @@ interface IPlatform
     IChild StartWorker(string name, string role, IReadOnlyList<SafeFileHandle> childEnds);
 }
 
+/// <summary>
+/// A named counting semaphore of the OS (POSIX sem_open; Windows CreateSemaphoreW). Waits and
+/// posts are the kernel calls a student can trace.
+/// </summary>
+abstract class KernelSemaphore : IDisposable
+{
+    /// <summary>Decrements, waiting at most timeoutMs (&lt; 0: no limit; 0: try once). True when decremented.</summary>
+    public abstract bool Wait(int timeoutMs);
+
+    /// <summary>Increments, waking one waiter.</summary>
+    public abstract void Post();
+
+    /// <summary>The current value, where the OS can tell; null elsewhere.</summary>
+    public abstract int? Value { get; }
+
+    public abstract void Dispose();
+}
+
+/// <summary>A named shared memory object, mapped into this process.</summary>
+abstract class SharedMemory : IDisposable
+{
+    public abstract IntPtr Address { get; }
+    public abstract void Dispose();
+}
+
+/// <summary>What Lock, RLock and Semaphore need from the OS: named kernel objects and their clean-up.</summary>
+interface IKernelObjects
+{
+    /// <summary>Creates a semaphore that must not exist yet (O_CREAT|O_EXCL, mode 0600).</summary>
+    /// <exception cref="Unix.SyscallException">EEXIST when the name is taken.</exception>
+    KernelSemaphore CreateSemaphore(string name, int value);
+
+    /// <summary>Opens an existing semaphore by name.</summary>
+    KernelSemaphore OpenSemaphore(string name);
+
+    /// <summary>Creates and maps a zero-filled shared memory object that must not exist yet (mode 0600).</summary>
+    SharedMemory CreateSharedMemory(string name, int size);
+
+    /// <summary>Maps an existing shared memory object.</summary>
+    SharedMemory OpenSharedMemory(string name, int size);
+
+    /// <summary>Removes the name's semaphore and shared memory (already gone is fine).</summary>
+    void Remove(string name);
+
+    /// <summary>Removes only the name's semaphore (already gone is fine).</summary>
+    void RemoveSemaphore(string name);
+
+    /// <summary>
+    /// Registers a name for removal when this process dies, however it dies, before the objects
+    /// are created (so a crash in between leaks nothing); <see cref="Untrack"/> after removal.
+    /// </summary>
+    void Track(string name);
+
+    void Untrack(string name);
+
+    /// <summary>True when process <paramref name="pid"/> has ended (gone, or a zombie), or its pid now belongs to a process started at another time than <paramref name="startTicks"/> (0: unknown).</summary>
+    bool HasEnded(int pid, long startTicks);
+
+    /// <summary>When this process started, in the OS's units (0 where unknown): with the pid, it tells a process from a later one that got the same pid.</summary>
+    long OwnStartTicks { get; }
+}
+
 /// <summary>The one place the platform is chosen.</summary>
 static class Platform
 {
@@ -49,4 +111,12 @@ static class Platform
             : new Unix.UnixPlatform());
 
     public static IPlatform Current => s_current.Value;
+
+    static readonly Lazy<IKernelObjects> s_kernel = new(() =>
+        OperatingSystem.IsWindows()
+            ? throw new PlatformNotSupportedException("ForkKit's Windows backend is not built yet; ForkKit runs on Linux.")
+            : new Unix.UnixKernelObjects());
+
+    /// <summary>Named semaphores and shared memory for this platform.</summary>
+    public static IKernelObjects Kernel => s_kernel.Value;
 }

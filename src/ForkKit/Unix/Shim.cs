@@ -46,6 +46,56 @@ static unsafe class Shim
     [DllImport(Library, EntryPoint = "ForkKit_set_cloexec", SetLastError = true)]
     public static extern int SetCloseOnExec(int fd);
 
+    // ---- named semaphores and shared memory (names without the leading slash) ----
+
+    /// <summary>sem_open(O_CREAT|O_EXCL, 0600). Returns 1) a handle; 2) NULL with errno (EEXIST: the name is taken).</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_sem_create", SetLastError = true)]
+    public static extern IntPtr SemCreate(byte* name, uint value);
+
+    /// <summary>sem_open of an existing name. Returns 1) a handle; 2) NULL with errno (ENOENT, EACCES).</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_sem_open", SetLastError = true)]
+    public static extern IntPtr SemOpen(byte* name);
+
+    /// <summary>Timed sem_wait (timeoutMs &lt; 0: no limit). Returns 1) 1 decremented; 2) 0 timed out; 3) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_sem_wait_ms", SetLastError = true)]
+    public static extern int SemWait(IntPtr sem, int timeoutMs);
+
+    /// <summary>The sem_trywait-and-sleep wait used where sem_timedwait is missing; same returns as <see cref="SemWait"/>.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_sem_wait_polling_ms", SetLastError = true)]
+    public static extern int SemWaitPolling(IntPtr sem, int timeoutMs);
+
+    /// <summary>sem_post. Returns 1) 0; 2) -1 with errno (EOVERFLOW).</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_sem_post", SetLastError = true)]
+    public static extern int SemPost(IntPtr sem);
+
+    /// <summary>sem_getvalue. Returns 1) the value; 2) -1 with errno (ENOSYS on macOS).</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_sem_getvalue", SetLastError = true)]
+    public static extern int SemGetValue(IntPtr sem);
+
+    /// <summary>sem_close. Returns 1) 0; 2) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_sem_close", SetLastError = true)]
+    public static extern int SemClose(IntPtr sem);
+
+    /// <summary>sem_unlink. Returns 1) 0; 2) -1 with errno (ENOENT: already gone).</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_sem_unlink", SetLastError = true)]
+    public static extern int SemUnlink(byte* name);
+
+    /// <summary>shm_open(O_CREAT|O_EXCL, 0600) + ftruncate + mmap. Returns 1) the zeroed mapping; 2) NULL with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_shm_create", SetLastError = true)]
+    public static extern IntPtr ShmCreate(byte* name, int size);
+
+    /// <summary>shm_open of an existing name + mmap. Returns 1) the mapping; 2) NULL with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_shm_open", SetLastError = true)]
+    public static extern IntPtr ShmOpen(byte* name, int size);
+
+    /// <summary>munmap. Returns 1) 0; 2) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_shm_close", SetLastError = true)]
+    public static extern int ShmClose(IntPtr mapping, int size);
+
+    /// <summary>shm_unlink. Returns 1) 0; 2) -1 with errno (ENOENT: already gone).</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_shm_unlink", SetLastError = true)]
+    public static extern int ShmUnlink(byte* name);
+
     /// <summary>The step of ForkKit_spawn that failed (enum ForkKit_SpawnStep in forkkit.h).</summary>
     public enum SpawnStep
     {

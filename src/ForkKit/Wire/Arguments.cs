@@ -12,12 +12,20 @@ namespace ForkKit.Wire;
 static class Arguments
 {
     /// <summary>The serializer settings both sides use.</summary>
-    public static readonly JsonSerializerOptions Options = new()
+    public static readonly JsonSerializerOptions Options = CreateOptions();
+
+    static JsonSerializerOptions CreateOptions()
     {
-        IncludeFields = true, // value tuples and structs with public fields
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, // NaN, Infinity
-        MaxDepth = 256,
-    };
+        var options = new JsonSerializerOptions
+        {
+            IncludeFields = true, // value tuples and structs with public fields
+            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, // NaN, Infinity
+            MaxDepth = 256,
+        };
+        // Locks and semaphores cross by name; the child opens the same kernel objects.
+        foreach (var converter in Synchronization.SharedByNameConverter<Lock>.All()) options.Converters.Add(converter);
+        return options;
+    }
 
     /// <summary>
     /// Checks the arguments against the method's parameters and encodes them, in the parent.
@@ -62,6 +70,10 @@ static class Arguments
 
         if (value is not null && NotData(value) is { } reason)
             throw new ArgumentException($"{Label()} is {TypeName(value.GetType())}: {reason}, not data, and cannot cross to a child process. Pass the data it stands for instead.", paramName);
+
+        // A lock crosses by name: reading it back here would open a second handle for nothing.
+        if (value is Lock or RLock or Semaphore)
+            return JsonSerializer.SerializeToUtf8Bytes(value, type, Options);
 
         string json;
         try

@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using ForkKit.Diagnostics;
+using ForkKit.Hosting;
+
+namespace ForkKit.Synchronization;
+
+/// <summary>
+/// Names of the kernel objects this process created: fresh ones made with O_CREAT|O_EXCL and
+/// retried on a collision, each registered with the resource tracker before it exists, and all
+/// removed when the process exits normally (the tracker covers the other ways to die).
+/// </summary>
+static class KernelNames
+{
+    static readonly ConcurrentDictionary<string, bool> s_live = new();
+    static int s_exitHook;
+
+    /// <summary>Tries fresh names until <paramref name="create"/> succeeds without EEXIST.</summary>
+    public static T CreateUnique<T>(Func<IKernelObjects, string, T> create)
+    {
+        var kernel = Platform.Kernel;
+        InstallExitHook();
+        for (int attempt = 0; ; attempt++)
+        {
+            var name = NewName();
+            kernel.Track(name);
+            s_live[name] = true;
+            try
+            {
+                return create(kernel, name);
+            }
+            catch (Unix.SyscallException e) when (e.Errno == 17 /* EEXIST */ && attempt < 100)
+            {
+                // Someone else has this name: leave their objects alone, forget it, try another.
+                s_live.TryRemove(name, out _);
+                kernel.Untrack(name);
+            }
+            catch
+            {
+                Remove(name);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>The source of fresh names; tests replace it to force a collision.</summary>
+    internal static Func<string> NewName = NamedSemaphores.NewName;
+
+    /// <summary>Unlinks a name this process created and stops tracking it.</summary>
+    public static void Remove(string name)
+    {
+        if (!s_live.TryRemove(name, out _)) return;
+        var kernel = Platform.Kernel;
+        kernel.Remove(name);
+        kernel.Untrack(name);
+    }
+
+    static void InstallExitHook()
+    {
+        if (Interlocked.Exchange(ref s_exitHook, 1) != 0) return;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            foreach (var name in s_live.Keys) Remove(name);
+        };
+    }
+}
