@@ -27,8 +27,22 @@ switch (args.FirstOrDefault())
         Console.WriteLine($"child {p.Pid}");
         return 0;
     }
+    case "lock-exit":
+    case "lock-throw":
+    case "lock-sleep":
+    {
+        // Creates kernel objects and never disposes them: ForkKit must remove them anyway,
+        // whether this process returns, throws, or is killed.
+        var lk = new ForkKit.Lock();
+        var sem = new ForkKit.Semaphore(2);
+        Console.WriteLine($"names {lk.Name} {sem.Name}");
+        Console.Out.Flush();
+        if (args[0] == "lock-throw") throw new InvalidOperationException("unhandled on purpose");
+        if (args[0] == "lock-sleep") Thread.Sleep(60_000);
+        return 0;
+    }
     default:
-        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE");
+        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE | lock-exit | lock-throw | lock-sleep");
         return 2;
 }
 

@@ -22,8 +22,10 @@ static class KernelNames
         for (int attempt = 0; ; attempt++)
         {
             var name = NewName();
-            kernel.Track(name);
-            s_live[name] = true;
+            // A name already live here belongs to another object of this process: this attempt
+            // will collide, and must leave that object's registration alone.
+            bool registered = s_live.TryAdd(name, true);
+            if (registered) kernel.Track(name);
             try
             {
                 return create(kernel, name);
@@ -31,12 +33,11 @@ static class KernelNames
             catch (Unix.SyscallException e) when (e.Errno == 17 /* EEXIST */ && attempt < 100)
             {
                 // Someone else has this name: leave their objects alone, forget it, try another.
-                s_live.TryRemove(name, out _);
-                kernel.Untrack(name);
+                if (registered && s_live.TryRemove(name, out _)) kernel.Untrack(name);
             }
             catch
             {
-                Remove(name);
+                if (registered) Remove(name);
                 throw;
             }
         }
