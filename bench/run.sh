@@ -116,6 +116,16 @@ if (( have_python )) && [[ -f "$REFERENCE/python/pool_map.py" ]]; then
 fi
 echo
 
+echo "== Lock: uncontended acquire+release (ForkKit and $REFERENCE/python/lock.py), then contended"
+lock_fk="$("$DOTNET" "$REPO/bench/ForkKit.Bench/bin/$CONFIG/net10.0/ForkKit.Bench.dll" lock 10000000)"
+echo "$lock_fk"
+lock_py=""
+if (( have_python )) && [[ -f "$REFERENCE/python/lock.py" ]]; then
+    lock_py="$(python3 "$REFERENCE/python/lock.py")"
+    echo "python $lock_py"
+fi
+echo
+
 echo "== summary (this run; ratio = ForkKit spawn ms / the row's ms)"
 awk -v fk="$forkkit_ms" -v ps="$py_spawn_ms" -v pf="$py_fork_ms" \
     -v cf="$c_fork_us" -v ce="$c_exec_us" \
@@ -160,4 +170,21 @@ awk -v fs="$(pool_field "$pool_fk" startup)" -v fm="$(pool_field "$pool_fk" map)
         printf "%-22s %12s %14s %14s %16s %16s\n", "startup (ms)", fs, ss, ks, r(fs, ss), r(fs, ks)
         printf "%-22s %12s %14s %14s %16s %16s\n", "map (us/item)", fm, sm, km, r(fm, sm), r(fm, km)
         printf "%-22s %12s %14s %14s %16s %16s\n", "apply_async (us/task)", fa, sa, ka, r(fa, sa), r(fa, ka)
+    }'
+
+echo
+echo "== lock summary (this run)"
+awk -v fk="$(sed -n 's/^forkkit Lock acquire+release: \([0-9.]*\) ns.*/\1/p' <<<"$lock_fk")" \
+    -v ct="$(sed -n 's/^forkkit Lock contended by two processes: \([0-9.]*\) ns.*/\1/p' <<<"$lock_fk")" \
+    -v py="$(sed -n 's/.*acquire+release: \([0-9.]*\) ns.*/\1/p' <<<"$lock_py")" \
+    -v c="$(sed -n 's/^sem_wait+sem_post: \([0-9.]*\) ns.*/\1/p' <<<"${c_out:-}")" \
+    -v ho="$(sed -n 's/^forkkit hand-off.*: \([0-9.]*\) us one way.*/\1/p' <<<"$lock_fk")" '
+    BEGIN {
+        printf "%-44s %10s\n", "acquire+release", "ns"
+        printf "%-44s %10s\n", "ForkKit Lock, uncontended", fk
+        printf "%-44s %10s\n", "Python multiprocessing.Lock, uncontended", (py == "" ? "-" : py)
+        printf "%-44s %10s\n", "C sem_wait+sem_post (the floor)", (c == "" ? "-" : c)
+        printf "%-44s %10s\n", "ForkKit Lock, two processes contending", ct
+        printf "%-44s %10s\n", "hand-off to a waiting process (us, one way)", ho
+        if (py != "") printf "ForkKit / Python: %.2fx (target: at most 0.5x)\n", fk / py
     }'

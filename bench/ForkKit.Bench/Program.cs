@@ -29,12 +29,72 @@ static class Program
         }
         if (args.Length == 3 && args[0] == "pool" && int.TryParse(args[1], out int items) && items >= 10 && int.TryParse(args[2], out int procs) && procs > 0)
             return PoolMap(items, procs);
+        if (args.Length == 2 && args[0] == "lock" && int.TryParse(args[1], out int cycles) && cycles > 0)
+            return LockBench(cycles);
         Console.Error.WriteLine("usage: ForkKit.Bench start-join N   (N > 0: how many processes to start and join)");
+        Console.Error.WriteLine("       ForkKit.Bench lock N         (uncontended Acquire+Release N times; then two processes contending)");
         Console.Error.WriteLine("       ForkKit.Bench pool N PROCESSES   (as shared/bench/python/pool_map.py: startup, map of N squares, N/10 apply_async)");
         return 2;
     }
 
     static int Square(int n) => n * n;
+
+    /// <summary>The other side of the contended measurement: N acquire+release pairs.</summary>
+    static void Contend(ForkKit.Lock lk, int n, string ready)
+    {
+        File.WriteAllText(ready, "");
+        for (int i = 0; i < n; i++) { lk.Acquire(); lk.Release(); }
+    }
+
+    /// <summary>The child's half of the ping-pong: wait for a permit on ping, give one on pong.</summary>
+    static void Pong(ForkKit.Semaphore ping, ForkKit.Semaphore pong, int n)
+    {
+        for (int i = 0; i < n; i++) { ping.Acquire(); pong.Release(); }
+    }
+
+    /// <summary>
+    /// Uncontended Acquire+Release, as shared/bench/python/lock.py measures it; then two processes
+    /// hammering one lock, each N/10 times, per acquire+release; then the hand-off a blocked
+    /// waiter sees: two processes passing a permit back and forth over named semaphores
+    /// (sem_post waking a sem_wait in the other process), per one-way hand-off.
+    /// </summary>
+    static int LockBench(int n)
+    {
+        using var lk = new ForkKit.Lock();
+        for (int i = 0; i < 100_000; i++) { lk.Acquire(); lk.Release(); }
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < n; i++) { lk.Acquire(); lk.Release(); }
+        double uncontended = clock.Elapsed.TotalNanoseconds / n;
+
+        int m = Math.Max(1, n / 10);
+        var ready = Path.GetTempFileName();
+        File.Delete(ready);
+        using var other = new ForkKit.Process(Contend, lk, m, ready);
+        other.Start();
+        while (!File.Exists(ready)) Thread.Sleep(1);
+        clock.Restart();
+        for (int i = 0; i < m; i++) { lk.Acquire(); lk.Release(); }
+        other.Join();
+        double contended = clock.Elapsed.TotalNanoseconds / (2.0 * m);
+        File.Delete(ready);
+        if (other.ExitCode != 0) throw new InvalidOperationException($"the contending child exited with {other.ExitCode}");
+        int rounds = 20_000;
+        using var ping = new ForkKit.Semaphore(0);
+        using var pong = new ForkKit.Semaphore(0);
+        using var partner = new ForkKit.Process(Pong, ping, pong, rounds);
+        partner.Start();
+        ping.Release();
+        pong.Acquire(); // the partner is up
+        clock.Restart();
+        for (int i = 1; i < rounds; i++) { ping.Release(); pong.Acquire(); }
+        double handOff = clock.Elapsed.TotalNanoseconds / (2.0 * (rounds - 1)) / 1000;
+        partner.Join();
+
+        Console.WriteLine(FormattableString.Invariant($"forkkit Lock acquire+release: {uncontended:F0} ns"));
+        Console.WriteLine(FormattableString.Invariant($"forkkit hand-off between two processes (named semaphore ping-pong): {handOff:F1} us one way"));
+        Console.WriteLine(FormattableString.Invariant($"forkkit Lock contended by two processes: {contended:F0} ns per acquire+release ({m} each)"));
+        return 0;
+    }
 
     /// <summary>
     /// The pool figures, measured as pool_map.py measures them: the time to construct the pool,

@@ -111,6 +111,21 @@ public class CliDemoTests
     }
 
     [Test]
+    public void LockKeepsEachChildsLinesTogether()
+    {
+        var r = Demo("lock");
+        var lines = Lines(r.Stdout).Where(l => l.StartsWith("Sleep") || l.Contains("squared")).ToList();
+        Assert.That(lines, Has.Count.EqualTo(8));
+        for (int i = 0; i < 8; i += 2)
+        {
+            Assert.That(lines[i], Does.StartWith("Sleep"), $"line {i} starts a child's pair");
+            Assert.That(lines[i + 1], Does.Contain("squared"), $"line {i + 1} ends the same child's pair");
+        }
+        Assert.That(lines.Where(l => l.Contains("squared")).Order(), Is.EqualTo(new[] { "0 squared is 0", "1 squared is 1", "2 squared is 4", "3 squared is 9" }));
+        Assert.That(ExecuteTimes(r.Stdout).Single(), Is.GreaterThanOrEqualTo(Sleeps(r.Stdout).Sum()), "one at a time");
+    }
+
+    [Test]
     public void UnknownCommandsFailOnStderrWithANonZeroExitCode()
     {
         var r = Forkkit("demo", "nope");

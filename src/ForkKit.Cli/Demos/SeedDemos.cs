@@ -22,6 +22,7 @@ static class SeedDemos
         ("apply-async", "ApplyAsync returns AsyncResult objects at once; Get() then blocks; a callback prints each result as it comes.", PoolApplyAsync),
         ("map", "Pool(4).Map(square, [2, 4, 6, 8, 10]): lines in completion order, the list in input order (about two sleeps).", PoolMap),
         ("map-async", "MapAsync with a callback: returns at once, the callback gets the whole list.", PoolMapAsync),
+        ("lock", "Four processes share one Lock: each prints its two lines holding it, so no output interleaves.", LockDemo),
     ];
 
     /// <summary>The sleep scale children read (1, or 0.1 with --fast); set before any child starts so they inherit it.</summary>
@@ -112,6 +113,22 @@ static class SeedDemos
         Console.WriteLine(result);
         pool.Close();
         pool.Join();
+    });
+
+    /// <summary>The article's Lock example: square, run while holding the shared lock.</summary>
+    public static int SquareLocked(int n, Lock lk)
+    {
+        using (lk.Hold())
+            return Square(n);
+    }
+
+    static void LockDemo(DemoOptions o) => Timed(() =>
+    {
+        using var lk = new Lock();
+        Console.WriteLine($"the lock: /dev/shm/sem.{lk.Name}");
+        var processes = Enumerable.Range(0, 4).Select(n => new Process(SquareLocked, n, lk)).ToList();
+        foreach (var p in processes) p.Start();
+        foreach (var p in processes) p.Join();
     });
 
     /// <summary>A list as Python prints one: [4, 16, 36].</summary>
