@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what ForkKit's build and tests need on a fresh Debian 12 that has the .NET SDK:
-# a C compiler for native-interop/ and procps (ps) for the demos. Does nothing when all is there.
+# a C compiler for native-interop/, procps (ps) for the demos, tmux for the terminal-session
+# test, python3 for the reference benchmarks. Does nothing when all is there.
 set -euo pipefail
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v ps >/dev/null 2>&1 || missing+=(procps)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing: ${missing[*]}"
 sudo=""

@@ -428,3 +428,13 @@ int ForkKit_shm_unlink(const char *name) {
     if (slash_name(name, full) != 0) return -1;
     return shm_unlink(full);
 }
+
+int ForkKit_set_child_subreaper(int on) {
+#ifdef PR_SET_CHILD_SUBREAPER
+    return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0);
+#else
+    (void)on;
+    errno = ENOSYS;
+    return -1;
+#endif
+}

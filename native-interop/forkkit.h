@@ -85,6 +85,12 @@ int ForkKit_set_comm(const char *name);
  */
 int ForkKit_set_cloexec(int fd);
 
+/*
+ * prctl(PR_SET_CHILD_SUBREAPER): when on, orphans among this process's descendants are
+ * reparented to it instead of to init. Returns 0, or -1 with errno.
+ */
+int ForkKit_set_child_subreaper(int on);
+
 /* ---- Named semaphores and shared memory, for Lock, RLock and Semaphore ----
  *
  * Names are given without the leading slash ("forkkit-1234-ab12"); the shim adds it. A POSIX

@@ -452,6 +452,8 @@ public sealed class Pool : IDisposable
         lock (_gate)
         {
             task = worker.Finish(head.Id);
+            if (task is not null && Diagnostics.PoolTimeline.Recording)
+                Diagnostics.PoolTimeline.Add(worker.Name, worker.Pid, task.Id, task.What, task.SentAt);
             if (_maxTasksPerChild is { } max && worker.Completed >= max) worker.Retire();
             else if (_queue.Count > 0 && _state != State.Terminated) worker.Send(_queue.Dequeue());
             RetireIdleWorkersWhenDrained();

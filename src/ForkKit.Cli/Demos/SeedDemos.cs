@@ -3,27 +3,30 @@ using System.Globalization;
 
 namespace ForkKit.Cli.Demos;
 
-/// <summary>How a demo runs: <see cref="Scale"/> multiplies every sleep (1 normally, 0.1 with --fast).</summary>
-sealed record DemoOptions(double Scale);
-
 /// <summary>
 /// The seed article's examples, in C#. Each prints the article's Start Time / End Time /
 /// Execute Time lines so its timing can be compared with the Python original.
 /// </summary>
 static class SeedDemos
 {
-    public static readonly (string Name, string Description, Action<DemoOptions> Run)[] All =
+    public static Demo[] All =>
     [
-        ("process", "One child runs square(3), sleeping 3-5 s; the parent joins it. Execute Time: about the sleep.", OneProcess),
-        ("processes", "Four children start first and are joined afterwards: Execute Time is the longest sleep, not the sum.", FourProcesses),
-        ("no-join", "Four children, no join: End Time prints at once, the children's lines arrive later.", NoJoin),
-        ("list", "Five children built from a list (range(5)), all started, then all joined.", ProcessList),
-        ("apply", "Pool(4).Apply(square, n) for n in range(5): Apply blocks, so the calls run one after another (about the sum).", PoolApply),
-        ("apply-async", "ApplyAsync returns AsyncResult objects at once; Get() then blocks; a callback prints each result as it comes.", PoolApplyAsync),
-        ("map", "Pool(4).Map(square, [2, 4, 6, 8, 10]): lines in completion order, the list in input order (about two sleeps).", PoolMap),
-        ("map-async", "MapAsync with a callback: returns at once, the callback gets the whole list.", PoolMapAsync),
-        ("lock", "Four processes share one Lock: each prints its two lines holding it, so no output interleaves.", LockDemo),
+        new("process", "One child runs square(3), sleeping 3-5 s; the parent joins it. Execute Time: about the sleep.", Done(OneProcess)),
+        new("processes", "Four children start first and are joined afterwards: Execute Time is the longest sleep, not the sum.", Done(FourProcesses)),
+        new("no-join", "Four children, no join: End Time prints at once, the children's lines arrive later.", Done(NoJoin)),
+        new("list", "Five children built from a list (range(5)), all started, then all joined.", Done(ProcessList)),
+        new("apply", "Pool(4).Apply(square, n) for n in range(5): Apply blocks, so the calls run one after another (about the sum).", Done(PoolApply), Pool: true),
+        new("apply-async", "ApplyAsync returns AsyncResult objects at once; Get() then blocks; a callback prints each result as it comes.", Done(PoolApplyAsync), Pool: true),
+        new("map", "Pool(4).Map(square, [2, 4, 6, 8, 10]): lines in completion order, the list in input order (about two sleeps).", Done(PoolMap), Pool: true),
+        new("map-async", "MapAsync with a callback: returns at once, the callback gets the whole list.", Done(PoolMapAsync), Pool: true),
+        new("lock", "Four processes share one Lock: each prints its two lines holding it, so no output interleaves.", Done(LockDemo)),
     ];
+
+    static Func<DemoOptions, int> Done(Action<DemoOptions> run) => o =>
+    {
+        run(o);
+        return 0;
+    };
 
     /// <summary>The sleep scale children read (1, or 0.1 with --fast); set before any child starts so they inherit it.</summary>
     const string ScaleVariable = "FORKKIT_DEMO_SCALE";
@@ -135,7 +138,7 @@ static class SeedDemos
     static string PythonList<T>(IEnumerable<T> items) => "[" + string.Join(", ", items) + "]";
 
     /// <summary>Prints the article's three timing lines around <paramref name="body"/>.</summary>
-    static void Timed(Action body)
+    internal static void Timed(Action body)
     {
         var clock = Stopwatch.StartNew();
         Console.WriteLine($"Start Time....{Epoch()}");

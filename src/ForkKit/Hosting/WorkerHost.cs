@@ -87,6 +87,7 @@ public static class WorkerHost
     static unsafe void NameForPs(string name)
     {
         if (OperatingSystem.IsWindows()) return;
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"worker host started (after execve): prctl(PR_SET_NAME, \"{(name.Length > 15 ? name[..15] : name)}\")");
         var bytes = Encoding.UTF8.GetBytes(name.Length > 15 ? name[..15] : name);
         fixed (byte* p = new byte[bytes.Length + 1])
         {

@@ -13,6 +13,9 @@ sealed class PoolTask(long id, string what, byte[] payload, Action<byte[]> compl
 
     public byte[] Payload { get; } = payload;
 
+    /// <summary>When it was written to a worker (Stopwatch timestamp), for the timeline.</summary>
+    public long SentAt { get; set; }
+
     public void Complete(byte[] resultFrame)
     {
         try

@@ -73,6 +73,7 @@ sealed class PoolWorker
     public void Send(PoolTask task)
     {
         _current = task;
+        task.SentAt = System.Diagnostics.Stopwatch.GetTimestamp();
         _sent = Write(task.Payload);
     }
 

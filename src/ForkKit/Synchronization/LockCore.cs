@@ -155,7 +155,10 @@ sealed unsafe class LockCore : IDisposable
 
     bool TryTake(long me)
     {
-        if (Interlocked.CompareExchange(ref _state->Owner, me, 0) != 0) return false;
+        bool taken = Interlocked.CompareExchange(ref _state->Owner, me, 0) == 0;
+        if (Diagnostics.OsTrace.Enabled)
+            Diagnostics.OsTrace.Write($"lock {Name}: compare-and-swap of the owner word 0 -> pid {Environment.ProcessId}: {(taken ? "taken (no system call)" : "held by pid " + HolderPid)}");
+        if (!taken) return false;
         _state->OwnerStart = Platform.Kernel.OwnStartTicks;
         _state->Depth = 1;
         return true;
@@ -185,7 +188,9 @@ sealed unsafe class LockCore : IDisposable
         _state->OwnerStart = 0;
         _state->Depth = 0;
         Interlocked.Exchange(ref _state->Owner, 0);
-        if (Volatile.Read(ref _state->Waiters) > 0) _wake.Post();
+        int waiters = Volatile.Read(ref _state->Waiters);
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"lock {Name}: owner word -> 0 (released); {waiters} waiter(s){(waiters > 0 ? ": wake one" : "")}");
+        if (waiters > 0) _wake.Post();
     }
 
     public void Dispose()

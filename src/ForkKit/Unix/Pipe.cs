@@ -13,6 +13,7 @@ sealed class Pipe : IDisposable
     {
         int* fds = stackalloc int[2];
         if (pipe2(fds, O_CLOEXEC) != 0) throw new SyscallException("pipe2", errno);
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"pipe2(O_CLOEXEC) = [read fd {fds[0]}, write fd {fds[1]}]");
         Read = new SafeFileHandle((IntPtr)fds[0], ownsHandle: true);
         Write = new SafeFileHandle((IntPtr)fds[1], ownsHandle: true);
     }

@@ -46,6 +46,10 @@ static unsafe class Shim
     [DllImport(Library, EntryPoint = "ForkKit_set_cloexec", SetLastError = true)]
     public static extern int SetCloseOnExec(int fd);
 
+    /// <summary>prctl(PR_SET_CHILD_SUBREAPER). Returns 1) 0; 2) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_set_child_subreaper", SetLastError = true)]
+    public static extern int SetChildSubreaper(int on);
+
     // ---- named semaphores and shared memory (names without the leading slash) ----
 
     /// <summary>sem_open(O_CREAT|O_EXCL, 0600). Returns 1) a handle; 2) NULL with errno (EEXIST: the name is taken).</summary>

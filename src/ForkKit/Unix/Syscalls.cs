@@ -34,7 +34,12 @@ public static class Syscalls
         while (true)
         {
             int r = Mono.Unix.Native.Syscall.waitpid(pid, out int status, options);
-            if (r > 0) return WaitStatus.Decode(r, status);
+            if (r > 0)
+            {
+                var decoded = WaitStatus.Decode(r, status);
+                if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"waitpid({pid}{(noHang ? ", WNOHANG" : "")}) = {r}  {Describe(decoded)}: reaped");
+                return decoded;
+            }
             if (r == 0) return new WaitStatus.StillRunning(pid);
             int errno = Marshal.GetLastPInvokeError();
             if (errno == EINTR) continue;
@@ -46,6 +51,7 @@ public static class Syscalls
     /// <exception cref="SyscallException">ESRCH: no such process; EPERM: not allowed.</exception>
     public static void Kill(int pid, int signal)
     {
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"kill({pid}, {SignalName(signal)})");
         if (kill(pid, signal) == 0) return;
         throw new SyscallException($"kill({pid}, {signal})", errno);
     }
@@ -59,6 +65,7 @@ public static class Syscalls
     {
         int pid = Shim.ForkExit(exitCode);
         if (pid < 0) throw new SyscallException("fork", Marshal.GetLastPInvokeError());
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"fork() = {pid}; child: _exit({exitCode}) at once");
         return pid;
     }
 
@@ -72,8 +79,43 @@ public static class Syscalls
             throw new ArgumentOutOfRangeException(nameof(sleep), sleep, "the sleep must not be negative");
         int pid = Shim.ForkSleepExit((long)sleep.TotalMilliseconds, exitCode);
         if (pid < 0) throw new SyscallException("fork", Marshal.GetLastPInvokeError());
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"fork() = {pid}; child: nanosleep({sleep.TotalSeconds:0.###} s), then _exit({exitCode})");
         return pid;
     }
+
+    /// <summary>
+    /// prctl(PR_SET_CHILD_SUBREAPER): with it on, an orphaned descendant of this process is
+    /// reparented to this process rather than to init, and this process must reap it.
+    /// </summary>
+    public static void SetChildSubreaper(bool on)
+    {
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"prctl(PR_SET_CHILD_SUBREAPER, {(on ? 1 : 0)})");
+        if (Shim.SetChildSubreaper(on ? 1 : 0) != 0)
+            throw new SyscallException("prctl(PR_SET_CHILD_SUBREAPER)", Marshal.GetLastPInvokeError());
+    }
+
+    static string Describe(WaitStatus status) => status switch
+    {
+        WaitStatus.Exited e => $"exited with code {e.Code}",
+        WaitStatus.Signaled s => $"killed by {SignalName(s.Signal)}",
+        _ => "still running",
+    };
+
+    /// <summary>"SIGTERM" for 15, and so on for the signals a student meets; "signal N" otherwise.</summary>
+    public static string SignalName(int signal) => signal switch
+    {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        17 => "SIGCHLD",
+        19 => "SIGSTOP",
+        _ => $"signal {signal}",
+    };
 
     /// <summary>The signal numbers the kit sends (Linux values).</summary>
     public const int SIGKILL = 9, SIGTERM = 15;

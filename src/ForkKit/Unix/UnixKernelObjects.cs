@@ -54,6 +54,7 @@ sealed unsafe class UnixKernelObjects : IKernelObjects
         fixed (byte* p = bytes)
         {
             var handle = call(p);
+            if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"{callText} = {(handle != IntPtr.Zero ? "ok" : "failed")}");
             if (handle != IntPtr.Zero) return handle;
             throw new SyscallException(callText, Marshal.GetLastPInvokeError());
         }
@@ -64,6 +65,7 @@ sealed unsafe class UnixKernelObjects : IKernelObjects
         var bytes = Encoding.UTF8.GetBytes(name + "\0");
         int r;
         fixed (byte* p = bytes) r = call(p);
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"{what}(\"/{name}\") = {(r == 0 ? "0" : "-1 (already gone)")}");
         if (r == 0) return;
         int errno = Marshal.GetLastPInvokeError();
         // Already removed (by the tracker, or by a second Dispose): the goal is reached.
@@ -85,12 +87,15 @@ sealed class UnixSemaphore : KernelSemaphore
     public override bool Wait(int timeoutMs)
     {
         int r = Shim.SemWait(Handle, timeoutMs);
+        if (Diagnostics.OsTrace.Enabled)
+            Diagnostics.OsTrace.Write($"{(timeoutMs == 0 ? "sem_trywait" : timeoutMs < 0 ? "sem_wait" : $"sem_timedwait(up to {timeoutMs} ms)")}(\"/{_name}\") = {(r == 1 ? "taken" : r == 0 ? "timed out" : "error")}");
         if (r >= 0) return r == 1;
         throw new SyscallException($"sem_timedwait(\"/{_name}\")", Marshal.GetLastPInvokeError());
     }
 
     public override void Post()
     {
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"sem_post(\"/{_name}\")");
         if (Shim.SemPost(Handle) == 0) return;
         int errno = Marshal.GetLastPInvokeError();
         throw new SyscallException($"sem_post(\"/{_name}\")", errno,

@@ -62,7 +62,12 @@ sealed class UnixPlatform : IPlatform
             fixed (int* m = fdMap)
             {
                 int pid = Shim.Spawn((byte*)pathPtr, (byte**)a, (byte**)e, m, childEnds.Count, out var step);
-                if (pid > 0) return pid;
+                if (pid > 0)
+                {
+                    if (Diagnostics.OsTrace.Enabled)
+                        Diagnostics.OsTrace.Write($"vfork() = {pid}; child: dup2 pipes to fd 3..{2 + childEnds.Count}, stdin </dev/null, execve(\"{path}\", [\"{argv[0]}\", ...{argv.Count - 1} more])");
+                    return pid;
+                }
                 int errno = Marshal.GetLastPInvokeError();
                 throw new SyscallException(Shim.CallName(step) + (step == Shim.SpawnStep.Execve ? $"(\"{path}\")" : ""), errno,
                     step == Shim.SpawnStep.Execve ? "The child was reaped; nothing is left running." : null);
@@ -186,7 +191,10 @@ sealed class UnixChild : IChild
         {
             if (added)
             {
-                if (Shim.WaitReadable((int)pidfd!.DangerousGetHandle(), timeout) < 0)
+                int r = Shim.WaitReadable((int)pidfd!.DangerousGetHandle(), timeout);
+                if (Diagnostics.OsTrace.Enabled && timeout != 0)
+                    Diagnostics.OsTrace.Write($"poll(pidfd of {Pid}, {(timeout < 0 ? "no timeout" : timeout + " ms")}) = {(r == 1 ? "readable: it has exited" : "timed out")}");
+                if (r < 0)
                     throw new SyscallException($"poll(pidfd of {Pid})", Marshal.GetLastPInvokeError());
                 return;
             }

@@ -21,6 +21,8 @@ static class Frames
         stream.Write(header);
         stream.Write(payload);
         stream.Flush();
+        if (Diagnostics.OsTrace.Enabled)
+            Diagnostics.OsTrace.Write($"write(fd {Diagnostics.OsTrace.Fd(stream)}, 4+{payload.Length} bytes)  a frame: length, then JSON");
     }
 
     /// <summary>Reads one frame; null when the stream ends cleanly before a frame starts.</summary>
@@ -28,13 +30,19 @@ static class Frames
     {
         Span<byte> header = stackalloc byte[4];
         int got = ReadUpTo(stream, header);
-        if (got == 0) return null;
+        if (got == 0)
+        {
+            if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"read(fd {Diagnostics.OsTrace.Fd(stream)}) = 0  end of file: the other end closed its pipe");
+            return null;
+        }
         if (got < 4) throw new EndOfStreamException("the pipe closed in the middle of a frame header");
         int length = BinaryPrimitives.ReadInt32LittleEndian(header);
         if (length < 0 || length > MaxFrameBytes)
             throw new InvalidDataException($"frame length {length} is outside 0..{MaxFrameBytes}: the stream is not ForkKit's wire format");
         var payload = new byte[length];
         if (ReadUpTo(stream, payload) < length) throw new EndOfStreamException($"the pipe closed in the middle of a {length}-byte frame");
+        if (Diagnostics.OsTrace.Enabled)
+            Diagnostics.OsTrace.Write($"read(fd {Diagnostics.OsTrace.Fd(stream)}) = 4+{length} bytes  a frame");
         return payload;
     }
 

@@ -54,7 +54,10 @@ static class Repo
             p.WaitForExit();
             Assert.Fail($"{file} {string.Join(' ', args)} did not finish within {limit}:\n{stdout}\n{stderr}");
         }
-        p.WaitForExit();
+        // The output ends when every process holding the pipes has closed them: a descendant
+        // left running would keep them open, which is a leak the test should report, not wait on.
+        if (!Task.Run(() => p.WaitForExit()).Wait(TimeSpan.FromSeconds(30)))
+            Assert.Fail($"{file} {string.Join(' ', args)} exited, but something it started still holds its output open:\n{stdout}\n{stderr}");
         return new Result(p.ExitCode, stdout.ToString(), stderr.ToString(), clock.Elapsed);
     }
 }

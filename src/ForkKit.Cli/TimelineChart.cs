@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using ForkKit.Diagnostics;
+
+namespace ForkKit.Cli;
+
+/// <summary>`--timeline`: a chart in the terminal of which worker ran which task when.</summary>
+static class TimelineChart
+{
+    const int Width = 60;
+    const string Labels = "123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+    public static void Print(TextWriter output, IReadOnlyList<TimelineEntry> entries)
+    {
+        if (entries.Count == 0)
+        {
+            output.WriteLine("timeline: no pool task ran");
+            return;
+        }
+        long start = entries.Min(e => e.Sent), end = entries.Max(e => e.Answered);
+        double totalMs = Math.Max(1, Stopwatch.GetElapsedTime(start, end).TotalMilliseconds);
+        double msPerColumn = totalMs / Width;
+        var ordered = entries.OrderBy(e => e.Sent).ToList();
+        output.WriteLine(Ansi.Bold($"timeline: {ordered.Count} task(s) over {totalMs:0} ms, one column = {msPerColumn:0.#} ms"));
+        foreach (var worker in ordered.GroupBy(e => (e.Worker, e.Pid)).OrderBy(g => g.Key.Pid))
+        {
+            var row = new char[Width];
+            Array.Fill(row, ' ');
+            foreach (var e in worker)
+            {
+                char label = Labels[ordered.IndexOf(e) % Labels.Length];
+                int from = Column(start, e.Sent, msPerColumn), to = Math.Max(from, Column(start, e.Answered, msPerColumn) - 1);
+                for (int c = from; c <= to && c < Width; c++) row[c] = label;
+            }
+            output.WriteLine($"{worker.Key.Worker,-14} pid {worker.Key.Pid,-7} |{new string(row)}|");
+        }
+        output.WriteLine("tasks: " + string.Join("  ", ordered.Select((e, i) =>
+            $"{Labels[i % Labels.Length]}={e.What.Split('.').Last()}#{e.TaskId} {Stopwatch.GetElapsedTime(e.Sent, e.Answered).TotalMilliseconds:0} ms")));
+    }
+
+    static int Column(long start, long at, double msPerColumn) =>
+        Math.Clamp((int)(Stopwatch.GetElapsedTime(start, at).TotalMilliseconds / msPerColumn), 0, Width - 1);
+}
