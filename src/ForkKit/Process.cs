@@ -108,7 +108,7 @@ public sealed class Process : IDisposable
             var (read, write) = platform.CreatePipe();
             using (write)
             {
-                using (read) _child = platform.StartWorker(_name, WorkerLaunch.ProcessRole, [read]);
+                using (read) _child = platform.StartWorker(_name, WorkerLaunch.ProcessRole, [read], diesWithParent: _daemon);
                 Register(this);
                 SendWork(write, payload);
             }
