@@ -22,7 +22,7 @@ interface IChild : IDisposable
     /// <summary>True once the child has ended, reaped or not. Never reaps: a test helper may ask.</summary>
     bool HasExited { get; }
 
-    /// <summary>Asks the child to stop (SIGTERM), or forces it (SIGKILL). No-op once it has been reaped.</summary>
+    /// <summary>Asks the child to stop (SIGTERM), or forces it (SIGKILL); Windows: TerminateProcess either way. No-op once it has been reaped.</summary>
     void Stop(bool force);
 }
 
