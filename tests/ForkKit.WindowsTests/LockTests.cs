@@ -69,4 +69,39 @@ static class LockTests
         rl.Release();
         rl.Release();
     }
+
+    public static void ACollidingNameIsRetriedWithAFreshOne()
+    {
+        // CreateSemaphoreW opens an existing name instead of failing; ERROR_ALREADY_EXISTS is
+        // what tells a collision, and the lock must then take another name.
+        using var taken = new Semaphore(1);
+        using var takenLock = new Lock();
+        var fresh = Diagnostics.NamedSemaphores.NewName();
+        var names = new Queue<string>([taken.Name, takenLock.Name, fresh]);
+        var original = Synchronization.KernelNames.NewName;
+        Synchronization.KernelNames.NewName = () => names.Count > 0 ? names.Dequeue() : original();
+        try
+        {
+            using var lk = new Lock();
+            Assert.That(lk.Name, Is.EqualTo(fresh));
+            Assert.That(taken.Value, Is.EqualTo(1), "the other semaphore was left alone");
+            Assert.That(takenLock.Acquire(block: false), Is.True, "the other lock was left alone");
+            takenLock.Release();
+        }
+        finally
+        {
+            Synchronization.KernelNames.NewName = original;
+        }
+    }
+
+    public static void ANameVanishesWithItsLastHandle()
+    {
+        var sem = new Semaphore(0);
+        var name = sem.Name;
+        using (Hosting.Platform.Kernel.OpenSemaphore(name)) { }
+        sem.Dispose();
+        var e = Assert.Throws<Windows.WindowsApiException>(() => Hosting.Platform.Kernel.OpenSemaphore(name))!;
+        Assert.That(e.ErrorName, Is.EqualTo("ERROR_FILE_NOT_FOUND"));
+        Assert.That(e.Message, Does.StartWith($"OpenSemaphoreW(\"Local\\{name}\") failed: ERROR_FILE_NOT_FOUND"));
+    }
 }
