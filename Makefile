@@ -1,4 +1,5 @@
-# ForkKit: `make` builds everything, `make demo` runs the main demo, `make test` runs every test.
+# ForkKit: `make` builds everything, `make demo` runs the main demo, `make test` runs every test,
+# `make test-windows` runs the Windows tests under Wine.
 CONFIG ?= Release
 DOTNET ?= dotnet
 CLI := src/ForkKit.Cli/bin/$(CONFIG)/net10.0/ForkKit.Cli.dll
@@ -19,6 +20,11 @@ demo: build
 test: build
 	$(DOTNET) test ForkKit.sln -c $(CONFIG) --no-build --nologo -v quiet
 
+# The Windows backend's tests, run under Wine (installed when missing): a self-contained win-x64
+# build of tests/ForkKit.WindowsTests in a fresh, temporary Wine prefix. See .ci/test-windows.sh.
+test-windows: prerequisites
+	bash .ci/test-windows.sh $(CONFIG)
+
 bench: build
 	bash bench/run.sh $(CONFIG)
 
@@ -31,4 +37,4 @@ clean:
 	$(MAKE) -C native-interop clean
 	$(DOTNET) clean ForkKit.sln -c $(CONFIG) --nologo -v quiet
 
-.PHONY: all build demo test bench prerequisites clean
+.PHONY: all build demo test test-windows bench prerequisites clean

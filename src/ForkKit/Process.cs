@@ -108,7 +108,7 @@ public sealed class Process : IDisposable
             var (read, write) = platform.CreatePipe();
             using (write)
             {
-                using (read) _child = platform.StartWorker(_name, WorkerLaunch.ProcessRole, [read]);
+                using (read) _child = platform.StartWorker(_name, WorkerLaunch.ProcessRole, [read], diesWithParent: _daemon);
                 Register(this);
                 SendWork(write, payload);
             }
@@ -146,10 +146,13 @@ public sealed class Process : IDisposable
         return ended;
     }
 
-    /// <summary>Sends SIGTERM; the exit code becomes -15 unless the child had already ended.</summary>
+    /// <summary>Sends SIGTERM (Windows: TerminateProcess); the exit code becomes -15 unless the child had already ended.</summary>
     public void Terminate() => Signal(force: false);
 
-    /// <summary>Sends SIGKILL; the exit code becomes -9 unless the child had already ended.</summary>
+    /// <summary>
+    /// Sends SIGKILL; the exit code becomes -9 unless the child had already ended. Windows has no
+    /// signals: there Kill is Terminate, and the exit code -15, as in Python.
+    /// </summary>
     public void Kill() => Signal(force: true);
 
     void Signal(bool force)

@@ -22,7 +22,7 @@ interface IChild : IDisposable
     /// <summary>True once the child has ended, reaped or not. Never reaps: a test helper may ask.</summary>
     bool HasExited { get; }
 
-    /// <summary>Asks the child to stop (SIGTERM), or forces it (SIGKILL). No-op once it has been reaped.</summary>
+    /// <summary>Asks the child to stop (SIGTERM), or forces it (SIGKILL); Windows: TerminateProcess either way. No-op once it has been reaped.</summary>
     void Stop(bool force);
 }
 
@@ -36,8 +36,21 @@ interface IPlatform
     /// Starts a worker host named <paramref name="name"/> in <paramref name="role"/>
     /// (<see cref="WorkerLaunch.ProcessRole"/> or <see cref="WorkerLaunch.PoolRole"/>) that receives <paramref name="childEnds"/>
     /// (and nothing else that is open). Stdin is the null device; stdout and stderr are inherited.
+    /// With <paramref name="diesWithParent"/> (daemon children, pool workers) the OS ends the
+    /// child when this process ends, however it ends, where the platform offers a way (Windows:
+    /// a job object); elsewhere the exit hooks and the closed wire end it.
     /// </summary>
-    IChild StartWorker(string name, string role, IReadOnlyList<SafeFileHandle> childEnds);
+    IChild StartWorker(string name, string role, IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent);
+
+    /// <summary>
+    /// In a worker: takes ownership of a pipe end inherited from the parent, given as the number
+    /// the parent put in --wire, and makes it non-inheritable (close-on-exec), so that processes
+    /// this worker starts do not hold it open.
+    /// </summary>
+    SafeFileHandle AdoptInherited(string number);
+
+    /// <summary>In a worker: shows <paramref name="name"/> where the OS keeps a short process name (Linux comm); best effort.</summary>
+    void SetProcessName(string name);
 }
 
 /// <summary>
@@ -69,8 +82,11 @@ abstract class SharedMemory : IDisposable
 interface IKernelObjects
 {
     /// <summary>Creates a semaphore that must not exist yet (O_CREAT|O_EXCL, mode 0600).</summary>
-    /// <exception cref="Unix.SyscallException">EEXIST when the name is taken.</exception>
+    /// <exception cref="Exception">An exception for which <see cref="IsNameTaken"/> is true when the name is taken.</exception>
     KernelSemaphore CreateSemaphore(string name, int value);
+
+    /// <summary>True when <paramref name="e"/>, thrown by a Create call, says the name is taken (Unix EEXIST, Windows ERROR_ALREADY_EXISTS).</summary>
+    bool IsNameTaken(Exception e);
 
     /// <summary>Opens an existing semaphore by name.</summary>
     KernelSemaphore OpenSemaphore(string name);
@@ -102,20 +118,20 @@ interface IKernelObjects
     long OwnStartTicks { get; }
 }
 
-/// <summary>The one place the platform is chosen.</summary>
+/// <summary>
+/// The one place the platform is chosen. Each backend lives in its own namespace (ForkKit.Unix,
+/// ForkKit.Windows) and is touched only through these two properties, so the Unix packages
+/// (Tmds.LibC, Mono.Posix) are never loaded on Windows, nor kernel32 on Unix.
+/// </summary>
 static class Platform
 {
     static readonly Lazy<IPlatform> s_current = new(() =>
-        OperatingSystem.IsWindows()
-            ? throw new PlatformNotSupportedException("ForkKit's Windows backend is not built yet; ForkKit runs on Linux.")
-            : new Unix.UnixPlatform());
+        OperatingSystem.IsWindows() ? new Windows.WindowsPlatform() : new Unix.UnixPlatform());
 
     public static IPlatform Current => s_current.Value;
 
     static readonly Lazy<IKernelObjects> s_kernel = new(() =>
-        OperatingSystem.IsWindows()
-            ? throw new PlatformNotSupportedException("ForkKit's Windows backend is not built yet; ForkKit runs on Linux.")
-            : new Unix.UnixKernelObjects());
+        OperatingSystem.IsWindows() ? new Windows.WindowsKernelObjects() : new Unix.UnixKernelObjects());
 
     /// <summary>Named semaphores and shared memory for this platform.</summary>
     public static IKernelObjects Kernel => s_kernel.Value;

@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Text;
 using ForkKit.Wire;
 using Microsoft.Win32.SafeHandles;
 
@@ -83,29 +82,15 @@ public static class WorkerHost
     internal static string WithoutReflectionFrames(string text) =>
         string.Join('\n', text.Split('\n').Where(line => !line.TrimStart().StartsWith("at System.Reflection.", StringComparison.Ordinal)));
 
-    /// <summary>Sets comm (ps -o comm, 15 bytes) to the worker's name; argv[0] already carries the long title.</summary>
-    static unsafe void NameForPs(string name)
-    {
-        if (OperatingSystem.IsWindows()) return;
-        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"worker host started (after execve): prctl(PR_SET_NAME, \"{(name.Length > 15 ? name[..15] : name)}\")");
-        var bytes = Encoding.UTF8.GetBytes(name.Length > 15 ? name[..15] : name);
-        fixed (byte* p = new byte[bytes.Length + 1])
-        {
-            bytes.CopyTo(new Span<byte>(p, bytes.Length));
-            Unix.Shim.SetComm(p); // best effort: a name is a courtesy, not a requirement
-        }
-    }
+    /// <summary>Names the process for ps (Linux comm); argv[0] already carries the long title.</summary>
+    static void NameForPs(string name) => Platform.Current.SetProcessName(name);
 
     /// <summary>
-    /// A stream over a pipe end the parent handed over. It is made close-on-exec (not
-    /// inheritable) at once, so that processes this worker starts do not hold it open.
+    /// A stream over a pipe end the parent handed over. It is made non-inheritable at once
+    /// (close-on-exec), so that processes this worker starts do not hold it open.
     /// </summary>
-    internal static FileStream OpenWire(string handle, FileAccess access)
-    {
-        var safe = new SafeFileHandle((IntPtr)long.Parse(handle), ownsHandle: true);
-        if (!OperatingSystem.IsWindows()) Unix.Shim.SetCloseOnExec((int)safe.DangerousGetHandle());
-        return new FileStream(safe, access, bufferSize: 0);
-    }
+    internal static FileStream OpenWire(string handle, FileAccess access) =>
+        new(Platform.Current.AdoptInherited(handle), access, bufferSize: 0);
 
     static string? Option(string[] args, string name)
     {

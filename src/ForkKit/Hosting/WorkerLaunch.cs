@@ -3,8 +3,22 @@ using System.Runtime.InteropServices;
 namespace ForkKit.Hosting;
 
 /// <summary>
-/// How to start a worker host: the .NET host program and the arguments that make it run
-/// ForkKit.dll's worker entry point. Found once per process.
+/// How to start a worker host: the program, the arguments that make it run ForkKit.dll's
+/// worker entry point, and what the child's environment needs on top of ours. Found once per
+/// process, in one of two ways:
+/// <list type="number">
+/// <item>A framework-dependent app (the usual case: `dotnet run`, `dotnet test`, `dotnet app.dll`):
+/// the dotnet host runs `dotnet exec ForkKit.dll worker ...` on the shared runtime this process
+/// runs on, as Python's spawn runs sys.executable.</item>
+/// <item>A self-contained app (`dotnet publish --self-contained`; the Windows tests run so under
+/// Wine): there may be no dotnet host at all, and the runtime is the app's own. The child is
+/// the app's own executable (<see cref="Environment.ProcessPath"/>) started as
+/// `APP worker ...`, with DOTNET_STARTUP_HOOKS naming ForkKit.dll. The runtime calls the
+/// <c>StartupHook</c> class in ForkKit.dll before the app's Main; it sees the worker verb, runs
+/// <see cref="WorkerHost.Main"/> and exits, so the app's Main never runs in a worker and the app
+/// needs no code for it. (A startup hook is the runtime's documented way to run code before
+/// Main; trimming disables it, so a trimmed app cannot start workers.)</item>
+/// </list>
 /// </summary>
 sealed class WorkerLaunch
 {
@@ -14,21 +28,23 @@ sealed class WorkerLaunch
     /// <summary>The --role of a long-lived Pool worker; a Process child has role "process".</summary>
     public const string PoolRole = "pool", ProcessRole = "process";
 
-    WorkerLaunch(string hostPath, string forkKitDll, string? runtimeConfig)
+    /// <summary>The variable through which the runtime finds startup hooks (a list of assembly paths).</summary>
+    public const string StartupHooksVariable = "DOTNET_STARTUP_HOOKS";
+
+    readonly IReadOnlyList<string> _hostArguments;
+
+    WorkerLaunch(string hostPath, IReadOnlyList<string> hostArguments, IReadOnlyDictionary<string, string> extraEnvironment)
     {
         HostPath = hostPath;
-        ForkKitDll = forkKitDll;
-        RuntimeConfig = runtimeConfig;
+        _hostArguments = hostArguments;
+        ExtraEnvironment = extraEnvironment;
     }
 
-    /// <summary>The dotnet host (muxer) that executes the worker.</summary>
+    /// <summary>The program that executes the worker: the dotnet host (muxer), or a self-contained app's own executable.</summary>
     public string HostPath { get; }
 
-    /// <summary>ForkKit.dll, whose entry point is the worker host.</summary>
-    public string ForkKitDll { get; }
-
-    /// <summary>ForkKit.runtimeconfig.json, or null when `dotnet exec` finds it by itself.</summary>
-    public string? RuntimeConfig { get; }
+    /// <summary>Variables the child needs in addition to this process's environment (set or replaced).</summary>
+    public IReadOnlyDictionary<string, string> ExtraEnvironment { get; }
 
     static readonly Lazy<WorkerLaunch> s_current = new(Find);
 
@@ -36,14 +52,15 @@ sealed class WorkerLaunch
 
     /// <summary>
     /// The argument vector for a worker named <paramref name="name"/>. argv[0] is a title for
-    /// ps, "forkkit: Process-3 (parent 1234)": the dotnet host finds itself through
-    /// /proc/self/exe, not argv[0], so argv[0] is free to say what the process is.
+    /// ps, "forkkit: Process-3 (parent 1234)": the dotnet host and an app's own host find
+    /// themselves through /proc/self/exe (Windows: GetModuleFileNameW), not argv[0], so argv[0]
+    /// is free to say what the process is.
     /// </summary>
     public List<string> Arguments(string name, string role, string wire)
     {
-        var argv = new List<string> { $"forkkit: {name} (parent {Environment.ProcessId})", "exec" };
-        if (RuntimeConfig is not null) argv.AddRange(["--runtimeconfig", RuntimeConfig]);
-        argv.AddRange([ForkKitDll, WorkerVerb, "--role", role, "--name", name, "--wire", wire]);
+        var argv = new List<string> { $"forkkit: {name} (parent {Environment.ProcessId})" };
+        argv.AddRange(_hostArguments);
+        argv.AddRange([WorkerVerb, "--role", role, "--name", name, "--wire", wire]);
         return argv;
     }
 
@@ -53,8 +70,26 @@ sealed class WorkerLaunch
         if (string.IsNullOrEmpty(dll) || !File.Exists(dll))
             throw new InvalidOperationException(
                 "ForkKit.dll has no file location (single-file publish?). Spawned children run `dotnet exec ForkKit.dll`; publish without PublishSingleFile.");
+        if (IsSelfContained() && Environment.ProcessPath is { } app)
+            return new WorkerLaunch(app, [], new Dictionary<string, string> { [StartupHooksVariable] = dll });
+
         var config = Path.ChangeExtension(dll, ".runtimeconfig.json");
-        return new WorkerLaunch(FindDotnetHost(), dll, File.Exists(config) ? null : WriteRuntimeConfig());
+        var hostArguments = new List<string> { "exec" };
+        if (!File.Exists(config)) hostArguments.AddRange(["--runtimeconfig", WriteRuntimeConfig()]);
+        hostArguments.Add(dll);
+        return new WorkerLaunch(FindDotnetHost(), hostArguments, new Dictionary<string, string>());
+    }
+
+    /// <summary>
+    /// True when this process runs on a runtime of its own: a self-contained app carries the
+    /// runtime (System.Private.CoreLib.dll) in its own folder, a framework-dependent one loads it
+    /// from DOTNET_ROOT/shared/Microsoft.NETCore.App/VERSION/.
+    /// </summary>
+    static bool IsSelfContained()
+    {
+        static string Normal(string dir) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
+        var comparison = OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        return string.Equals(Normal(RuntimeEnvironment.GetRuntimeDirectory()), Normal(AppContext.BaseDirectory), comparison);
     }
 
     /// <summary>

@@ -52,7 +52,7 @@ sealed class PoolWorker
         {
             using (taskRead)
             using (resultWrite)
-                child = platform.StartWorker(name, WorkerLaunch.PoolRole, [taskRead, resultWrite]);
+                child = platform.StartWorker(name, WorkerLaunch.PoolRole, [taskRead, resultWrite], diesWithParent: true);
         }
         catch
         {

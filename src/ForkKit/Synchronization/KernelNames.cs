@@ -14,7 +14,7 @@ static class KernelNames
     static readonly ConcurrentDictionary<string, bool> s_live = new();
     static int s_exitHook;
 
-    /// <summary>Tries fresh names until <paramref name="create"/> succeeds without EEXIST.</summary>
+    /// <summary>Tries fresh names until <paramref name="create"/> succeeds without finding the name taken (EEXIST, ERROR_ALREADY_EXISTS).</summary>
     public static T CreateUnique<T>(Func<IKernelObjects, string, T> create)
     {
         var kernel = Platform.Kernel;
@@ -30,7 +30,7 @@ static class KernelNames
             {
                 return create(kernel, name);
             }
-            catch (Unix.SyscallException e) when (e.Errno == 17 /* EEXIST */ && attempt < 100)
+            catch (Exception e) when (kernel.IsNameTaken(e) && attempt < 100)
             {
                 // Someone else has this name: leave their objects alone, forget it, try another.
                 if (registered && s_live.TryRemove(name, out _)) kernel.Untrack(name);

@@ -35,13 +35,14 @@ public sealed class SyscallException : IOException
 /// <summary>errno numbers to their C names, for messages a student can look up in errno(3).</summary>
 static class ErrnoNames
 {
-    public static string NameOf(int errno)
-    {
-        // Mono.Posix maps the platform's errno numbers onto its portable Errno enum, whose
-        // member names are the C names.
-        if (OperatingSystem.IsWindows()) return $"errno {errno}";
-        var portable = Mono.Unix.Native.NativeConvert.ToErrno(errno);
-        var name = Enum.GetName(portable);
-        return name ?? $"errno {errno}";
-    }
+    public static string NameOf(int errno) =>
+        OperatingSystem.IsWindows() ? $"errno {errno}" : PortableName(errno) ?? $"errno {errno}";
+
+    /// <summary>
+    /// Mono.Posix maps the platform's errno numbers onto its portable Errno enum, whose member
+    /// names are the C names. A method of its own, never inlined: the JIT loads Mono.Posix when
+    /// it compiles a method that calls into it, and on Windows this one is never compiled.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static string? PortableName(int errno) => Enum.GetName(Mono.Unix.Native.NativeConvert.ToErrno(errno));
 }

@@ -8,10 +8,12 @@ namespace ForkKit.Unix;
 /// <summary>POSIX named semaphores (sem_open) and shared memory (shm_open), through the C shim.</summary>
 sealed unsafe class UnixKernelObjects : IKernelObjects
 {
-    const int ENOENT = 2;
+    const int ENOENT = 2, EEXIST = 17;
 
     public KernelSemaphore CreateSemaphore(string name, int value) =>
         new UnixSemaphore(Open(name, $"sem_open(\"/{name}\", O_CREAT|O_EXCL, 0600, {value})", p => Shim.SemCreate(p, (uint)value)), name);
+
+    public bool IsNameTaken(Exception e) => e is SyscallException { Errno: EEXIST };
 
     public KernelSemaphore OpenSemaphore(string name) =>
         new UnixSemaphore(Open(name, $"sem_open(\"/{name}\")", p => Shim.SemOpen(p)), name);

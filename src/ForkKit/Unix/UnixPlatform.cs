@@ -17,12 +17,37 @@ sealed class UnixPlatform : IPlatform
         return (pipe.Read, pipe.Write);
     }
 
-    public IChild StartWorker(string name, string role, IReadOnlyList<SafeFileHandle> childEnds)
+    /// <remarks>
+    /// <paramref name="diesWithParent"/> needs nothing here: a pool worker exits on end-of-file of
+    /// its task pipe, and daemon children are terminated by Process's exit hook.
+    /// </remarks>
+    public IChild StartWorker(string name, string role, IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent)
     {
         var launch = WorkerLaunch.Current;
         var wire = string.Join(",", Enumerable.Range(FirstChildFd, childEnds.Count));
-        int pid = Spawn(launch.HostPath, launch.Arguments(name, role, wire), CurrentEnvironment(), childEnds);
+        var environment = CurrentEnvironment();
+        foreach (var (key, value) in launch.ExtraEnvironment) environment.Add($"{key}={value}");
+        int pid = Spawn(launch.HostPath, launch.Arguments(name, role, wire), environment, childEnds);
         return new UnixChild(pid);
+    }
+
+    public SafeFileHandle AdoptInherited(string number)
+    {
+        var fd = int.Parse(number, System.Globalization.CultureInfo.InvariantCulture);
+        if (Shim.SetCloseOnExec(fd) != 0) throw new SyscallException($"fcntl({fd}, F_SETFD, FD_CLOEXEC)", Marshal.GetLastPInvokeError());
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    public unsafe void SetProcessName(string name)
+    {
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"worker host started (after execve): prctl(PR_SET_NAME, \"{(name.Length > 15 ? name[..15] : name)}\")");
+        // comm holds 15 bytes; argv[0] already carries the long title.
+        var bytes = System.Text.Encoding.UTF8.GetBytes(name.Length > 15 ? name[..15] : name);
+        fixed (byte* p = new byte[bytes.Length + 1])
+        {
+            bytes.CopyTo(new Span<byte>(p, bytes.Length));
+            Shim.SetComm(p); // best effort: a name is a courtesy, not a requirement
+        }
     }
 
     /// <summary>
