@@ -101,6 +101,12 @@ public class CliMechanicsTests
         Assert.That(lk.Stderr, Does.Contain("sem_open(\"/forkkit-").And.Contain("O_CREAT|O_EXCL, 0600"));
         Assert.That(lk.Stderr, Does.Contain("compare-and-swap of the owner word"));
         Assert.That(lk.Stderr, Does.Contain("sem_unlink(\"/forkkit-"));
+
+        // A Semaphore has no shared-memory object: its shm_unlink fails with ENOENT, which
+        // disposal accepts. The trace line must not clobber errno before it is read.
+        var counter = Forkkit("demo", "counter", "--trace");
+        Assert.That(counter.Stdout, Does.Contain("final count: 4000"));
+        Assert.That(counter.Stderr, Does.Contain("-1 ENOENT (already gone)"));
     }
 
     [Test]

@@ -56,9 +56,10 @@ sealed unsafe class UnixKernelObjects : IKernelObjects
         fixed (byte* p = bytes)
         {
             var handle = call(p);
+            int errno = Marshal.GetLastPInvokeError(); // before the trace line, which makes calls of its own
             if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"{callText} = {(handle != IntPtr.Zero ? "ok" : "failed")}");
             if (handle != IntPtr.Zero) return handle;
-            throw new SyscallException(callText, Marshal.GetLastPInvokeError());
+            throw new SyscallException(callText, errno);
         }
     }
 
@@ -67,9 +68,9 @@ sealed unsafe class UnixKernelObjects : IKernelObjects
         var bytes = Encoding.UTF8.GetBytes(name + "\0");
         int r;
         fixed (byte* p = bytes) r = call(p);
-        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"{what}(\"/{name}\") = {(r == 0 ? "0" : "-1 (already gone)")}");
+        int errno = Marshal.GetLastPInvokeError(); // before the trace line, which makes calls of its own
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"{what}(\"/{name}\") = {(r == 0 ? "0" : errno == ENOENT ? "-1 ENOENT (already gone)" : "-1")}");
         if (r == 0) return;
-        int errno = Marshal.GetLastPInvokeError();
         // Already removed (by the tracker, or by a second Dispose): the goal is reached.
         if (errno != ENOENT) throw new SyscallException($"{what}(\"/{name}\")", errno);
     }
@@ -89,10 +90,11 @@ sealed class UnixSemaphore : KernelSemaphore
     public override bool Wait(int timeoutMs)
     {
         int r = Shim.SemWait(Handle, timeoutMs);
+        int errno = Marshal.GetLastPInvokeError(); // before the trace line, which makes calls of its own
         if (Diagnostics.OsTrace.Enabled)
             Diagnostics.OsTrace.Write($"{(timeoutMs == 0 ? "sem_trywait" : timeoutMs < 0 ? "sem_wait" : $"sem_timedwait(up to {timeoutMs} ms)")}(\"/{_name}\") = {(r == 1 ? "taken" : r == 0 ? "timed out" : "error")}");
         if (r >= 0) return r == 1;
-        throw new SyscallException($"sem_timedwait(\"/{_name}\")", Marshal.GetLastPInvokeError());
+        throw new SyscallException($"sem_timedwait(\"/{_name}\")", errno);
     }
 
     public override void Post()

@@ -217,10 +217,11 @@ sealed class UnixChild : IChild
             if (added)
             {
                 int r = Shim.WaitReadable((int)pidfd!.DangerousGetHandle(), timeout);
+                int errno = Marshal.GetLastPInvokeError(); // before the trace line, which makes calls of its own
                 if (Diagnostics.OsTrace.Enabled && timeout != 0)
                     Diagnostics.OsTrace.Write($"poll(pidfd of {Pid}, {(timeout < 0 ? "no timeout" : timeout + " ms")}) = {(r == 1 ? "readable: it has exited" : "timed out")}");
                 if (r < 0)
-                    throw new SyscallException($"poll(pidfd of {Pid})", Marshal.GetLastPInvokeError());
+                    throw new SyscallException($"poll(pidfd of {Pid})", errno);
                 return;
             }
             // Kernels before 5.3 have no pidfd: look again every few milliseconds.
