@@ -122,82 +122,46 @@ sealed class UnixPlatform : IPlatform
 /// A child started by this process: reaped with waitpid, waited for through a pidfd (readable
 /// once the child has exited) so that a timed wait needs neither a thread nor a polling loop.
 /// </summary>
-sealed class UnixChild : IChild
+sealed class UnixChild : ChildBase
 {
-    readonly object _gate = new();
     readonly SafeFileHandle? _pidfd;
-    int? _exitCode;
 
-    public UnixChild(int pid)
+    public UnixChild(int pid) : base(pid)
     {
-        Pid = pid;
         // The pid cannot be reused before we reap it, so opening the pidfd after the fork
         // is race-free.
         int fd = Shim.PidfdOpen(pid);
         if (fd >= 0) _pidfd = new SafeFileHandle((IntPtr)fd, ownsHandle: true);
     }
 
-    public int Pid { get; }
-
-    public bool IsReaped
+    protected override bool HasExitedUnreaped()
     {
-        get
+        if (_pidfd is null) return Diagnostics.ProcessTable.Find(Pid)?.State is null or Diagnostics.ProcessState.Zombie;
+        bool added = false;
+        try
         {
-            lock (_gate) return _exitCode is not null;
+            _pidfd.DangerousAddRef(ref added);
+            return Shim.WaitReadable((int)_pidfd.DangerousGetHandle(), 0) == 1;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true; // reaped meanwhile
+        }
+        finally
+        {
+            if (added) _pidfd.DangerousRelease();
         }
     }
 
-    public bool HasExited
+    protected override int? TryReap()
     {
-        get
-        {
-            if (IsReaped) return true;
-            if (_pidfd is null) return Diagnostics.ProcessTable.Find(Pid)?.State is null or Diagnostics.ProcessState.Zombie;
-            bool added = false;
-            try
-            {
-                _pidfd.DangerousAddRef(ref added);
-                return Shim.WaitReadable((int)_pidfd.DangerousGetHandle(), 0) == 1;
-            }
-            catch (ObjectDisposedException)
-            {
-                return true; // reaped meanwhile
-            }
-            finally
-            {
-                if (added) _pidfd.DangerousRelease();
-            }
-        }
+        var status = Syscalls.WaitPid(Pid, noHang: true);
+        if (status is WaitStatus.StillRunning) return null;
+        _pidfd?.Dispose();
+        return status.ToExitCode();
     }
 
-    public int? Poll()
-    {
-        lock (_gate)
-        {
-            if (_exitCode is not null) return _exitCode;
-            var status = Syscalls.WaitPid(Pid, noHang: true);
-            if (status is WaitStatus.StillRunning) return null;
-            _exitCode = status.ToExitCode();
-            _pidfd?.Dispose();
-            return _exitCode;
-        }
-    }
-
-    public bool Wait(TimeSpan? timeout)
-    {
-        if (Poll() is not null) return true;
-        var deadline = timeout is { } t ? Environment.TickCount64 + (long)Math.Max(0, t.TotalMilliseconds) : long.MaxValue;
-        while (true)
-        {
-            long left = deadline == long.MaxValue ? -1 : Math.Max(0, deadline - Environment.TickCount64);
-            WaitForExit(left);
-            if (Poll() is not null) return true;
-            if (left == 0) return false;
-        }
-    }
-
-    /// <summary>Blocks until the child has exited or <paramref name="ms"/> passed (-1: no limit).</summary>
-    void WaitForExit(long ms)
+    protected override void WaitForExit(long ms)
     {
         int timeout = ms < 0 ? -1 : (int)Math.Min(ms, int.MaxValue);
         var pidfd = _pidfd;
@@ -233,22 +197,17 @@ sealed class UnixChild : IChild
         }
     }
 
-    public void Stop(bool force)
+    protected override void Signal(bool force)
     {
-        lock (_gate)
+        try
         {
-            // Only while unreaped: after waitpid the pid may belong to another process.
-            if (_exitCode is not null) return;
-            try
-            {
-                Syscalls.Kill(Pid, force ? Syscalls.SIGKILL : Syscalls.SIGTERM);
-            }
-            catch (SyscallException e) when (e.Errno == Tmds.Linux.LibC.ESRCH)
-            {
-                // Don't throw if the process has exited: it is a zombie waiting for Poll.
-            }
+            Syscalls.Kill(Pid, force ? Syscalls.SIGKILL : Syscalls.SIGTERM);
+        }
+        catch (SyscallException e) when (e.Errno == Tmds.Linux.LibC.ESRCH)
+        {
+            // Don't throw if the process has exited: it is a zombie waiting for Poll.
         }
     }
 
-    public void Dispose() => _pidfd?.Dispose();
+    public override void Dispose() => _pidfd?.Dispose();
 }

@@ -10,7 +10,7 @@ namespace ForkKit.Windows;
 /// it. So "reaping" here means reading the exit code and closing the handle; after that the
 /// pid may be given to another process, exactly as after waitpid on Unix.
 /// </summary>
-sealed class WindowsChild : IChild
+sealed class WindowsChild : ChildBase
 {
     /// <summary>
     /// The exit code Terminate and Kill give the child through TerminateProcess, read back as
@@ -24,99 +24,61 @@ sealed class WindowsChild : IChild
     /// <summary>What a terminated child's exit code reads as.</summary>
     internal const int TerminatedAs = -15;
 
-    readonly object _gate = new();
     readonly SafeProcessHandle _process;
-    int? _exitCode;
 
-    public WindowsChild(SafeProcessHandle process, int pid)
-    {
-        _process = process;
-        Pid = pid;
-    }
-
-    public int Pid { get; }
+    public WindowsChild(SafeProcessHandle process, int pid) : base(pid) => _process = process;
 
     /// <summary>Windows exit codes are 32-bit unsigned; they pass through as the same bits in an int, except the terminate code.</summary>
     internal static int ToExitCode(uint code) => code == TerminatedExitCode ? TerminatedAs : unchecked((int)code);
 
-    public bool IsReaped
+    protected override bool HasExitedUnreaped()
     {
-        get
+        try
         {
-            lock (_gate) return _exitCode is not null;
+            return WaitForSingleObject(_process, 0) == WAIT_OBJECT_0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true; // reaped meanwhile
         }
     }
 
-    public bool HasExited
+    protected override int? TryReap()
     {
-        get
+        // Ended or not is the process handle's state; GetExitCodeProcess alone cannot tell a
+        // running child (STILL_ACTIVE, 259) from one that exited with 259.
+        uint state = WaitForSingleObject(_process, 0);
+        if (state == WAIT_TIMEOUT) return null;
+        if (state != WAIT_OBJECT_0) throw WindowsApiException.Last($"WaitForSingleObject(pid {Pid}, 0)");
+        if (GetExitCodeProcess(_process, out uint code) == 0) throw WindowsApiException.Last($"GetExitCodeProcess(pid {Pid})");
+        _process.Dispose();
+        return ToExitCode(code);
+    }
+
+    protected override void WaitForExit(long ms)
+    {
+        try
         {
-            if (IsReaped) return true;
-            try
-            {
-                return WaitForSingleObject(_process, 0) == WAIT_OBJECT_0;
-            }
-            catch (ObjectDisposedException)
-            {
-                return true; // reaped meanwhile
-            }
+            // The marshaller holds a reference on the handle for the call, so a Poll on
+            // another thread cannot close it under the wait.
+            uint r = WaitForSingleObject(_process, ms < 0 ? INFINITE : (uint)Math.Min(ms, INFINITE - 1));
+            if (r == WAIT_FAILED) throw WindowsApiException.Last($"WaitForSingleObject(pid {Pid})");
+        }
+        catch (ObjectDisposedException)
+        {
+            // Another thread reaped the child: Poll has its exit code.
         }
     }
 
-    public int? Poll()
+    protected override void Signal(bool force)
     {
-        lock (_gate)
-        {
-            if (_exitCode is not null) return _exitCode;
-            // Ended or not is the process handle's state; GetExitCodeProcess alone cannot tell a
-            // running child (STILL_ACTIVE, 259) from one that exited with 259.
-            uint state = WaitForSingleObject(_process, 0);
-            if (state == WAIT_TIMEOUT) return null;
-            if (state != WAIT_OBJECT_0) throw WindowsApiException.Last($"WaitForSingleObject(pid {Pid}, 0)");
-            if (GetExitCodeProcess(_process, out uint code) == 0) throw WindowsApiException.Last($"GetExitCodeProcess(pid {Pid})");
-            _exitCode = ToExitCode(code);
-            _process.Dispose();
-            return _exitCode;
-        }
+        if (TerminateProcess(_process, TerminatedExitCode) != 0) return;
+        int error = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        // Don't throw if the process has exited: TerminateProcess then fails with
+        // ERROR_ACCESS_DENIED, and its exit code waits for Poll.
+        if (error == WindowsApiException.ERROR_ACCESS_DENIED && WaitForSingleObject(_process, 0) == WAIT_OBJECT_0) return;
+        throw new WindowsApiException($"TerminateProcess(pid {Pid}, 0x{TerminatedExitCode:X8})", error);
     }
 
-    public bool Wait(TimeSpan? timeout)
-    {
-        if (Poll() is not null) return true;
-        var deadline = timeout is { } t ? Environment.TickCount64 + (long)Math.Max(0, t.TotalMilliseconds) : long.MaxValue;
-        while (true)
-        {
-            long left = deadline == long.MaxValue ? -1 : Math.Max(0, deadline - Environment.TickCount64);
-            try
-            {
-                // The marshaller holds a reference on the handle for the call, so a Poll on
-                // another thread cannot close it under the wait.
-                uint r = WaitForSingleObject(_process, left < 0 ? INFINITE : (uint)Math.Min(left, INFINITE - 1));
-                if (r == WAIT_FAILED) throw WindowsApiException.Last($"WaitForSingleObject(pid {Pid})");
-            }
-            catch (ObjectDisposedException)
-            {
-                // Another thread reaped the child: Poll has its exit code.
-            }
-            if (Poll() is not null) return true;
-            if (left == 0) return false;
-        }
-    }
-
-    public void Stop(bool force)
-    {
-        lock (_gate)
-        {
-            // Only while unreaped: a closed handle cannot be used, and the pid may be another's.
-            if (_exitCode is not null) return;
-            if (TerminateProcess(_process, TerminatedExitCode) != 0) return;
-            int error = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            // Don't throw if the process has exited: TerminateProcess then fails with
-            // ERROR_ACCESS_DENIED, and its exit code waits for Poll.
-            if (error == WindowsApiException.ERROR_ACCESS_DENIED && WaitForSingleObject(_process, 0) == WAIT_OBJECT_0) return;
-            throw new WindowsApiException($"TerminateProcess(pid {Pid}, 0x{TerminatedExitCode:X8})", error);
-        }
-    }
-
-    public void Dispose() => _process.Dispose();
+    public override void Dispose() => _process.Dispose();
 }
