@@ -4,7 +4,7 @@
 using ForkKit.WindowsTests;
 
 int failures = Runner.Run(
-    [typeof(ProcessTests), typeof(PoolTests), typeof(LockTests), typeof(ProcessTableTests), typeof(PlatformTests)],
+    [typeof(ProcessTests), typeof(PoolTests), typeof(LockTests), typeof(ProcessTableTests), typeof(PlatformTests), typeof(DemoTests)],
     args.Length > 0 ? args[0] : null);
 // Exit at once: a test that timed out may have left a thread behind.
 Environment.Exit(failures);

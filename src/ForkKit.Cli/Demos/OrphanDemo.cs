@@ -19,8 +19,49 @@ static class OrphanDemo
         go.Acquire();
     }
 
+    public static void Sleep(int ms) => Thread.Sleep(ms);
+
+    /// <summary>
+    /// The middle generation on Windows: start a child, report its pid, wait for the go-ahead,
+    /// then end abruptly (TerminateProcess on itself), so that no exit handler joins the child.
+    /// </summary>
+    public static void StartChildThenDie(int sleepMs, string pidFile, Semaphore go)
+    {
+        var child = new Process(Sleep, sleepMs) { Name = "Orphan" };
+        child.Start();
+        File.WriteAllText(pidFile + ".tmp", child.Pid.ToString());
+        File.Move(pidFile + ".tmp", pidFile);
+        go.Acquire();
+        System.Diagnostics.Process.GetCurrentProcess().Kill();
+    }
+
+    /// <summary>Windows does not reparent: the orphan keeps naming its dead parent's pid.</summary>
+    static int RunOnWindows(DemoOptions o)
+    {
+        int sleepMs = (int)(4000 * o.Scale);
+        Console.WriteLine(Ansi.Bold("Orphan demo, Windows: a parent dies while its child runs; nothing adopts the child."));
+        var pidFile = Path.Combine(Path.GetTempPath(), $"forkkit-orphan-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        using var go = new Semaphore(0);
+        using var parent = new Process(StartChildThenDie, sleepMs, pidFile, go) { Name = "OrphanParent" };
+        parent.Start();
+        int child = WaitForPid(pidFile);
+        File.Delete(pidFile);
+        Console.WriteLine($"{parent.Name} (pid {parent.Pid}) started a child, pid {child}, that runs {sleepMs / 1000.0:0.#} s.");
+        Show("before", child);
+        go.Release();
+        parent.Join();
+        Console.WriteLine($"{parent.Name} (pid {parent.Pid}) ended (exit code {parent.ExitCode}); its child runs on.");
+        Show("after ", child);
+        Console.WriteLine($"The child still names pid {parent.Pid} as its parent: Windows never rewrites the parent pid, and no process adopts orphans.");
+        var deadline = Environment.TickCount64 + sleepMs + 30_000;
+        while (ProcessTable.Find(child) is not null && Environment.TickCount64 < deadline) Thread.Sleep(20);
+        Console.WriteLine(ProcessTable.Find(child) is null ? "The child has ended on its own. Nothing is left running." : $"pid {child} is still running.");
+        return 0;
+    }
+
     public static int Run(DemoOptions o)
     {
+        if (OperatingSystem.IsWindows()) return RunOnWindows(o);
         bool subreaper = o.Value<bool>("--subreaper");
         int self = Environment.ProcessId;
         int sleepMs = (int)(4000 * o.Scale);

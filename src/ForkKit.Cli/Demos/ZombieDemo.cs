@@ -9,6 +9,7 @@ static class ZombieDemo
 {
     public static int Run(DemoOptions o)
     {
+        if (OperatingSystem.IsWindows()) return RunOnWindows(o);
         int hold = o.Value<int>("--hold");
         int self = Environment.ProcessId;
         Console.WriteLine(Ansi.Bold("Zombie demo: an exited child stays in the process table until its parent waits for it."));
@@ -44,6 +45,35 @@ static class ZombieDemo
             Console.WriteLine($"waitpid({pid}) failed with ECHILD: there is nothing left to wait for; the kernel reaped the child already.");
         }
         PrintChildren(self);
+        return 0;
+    }
+
+    public static void ExitAtOnce() { }
+
+    /// <summary>
+    /// Windows has no zombies: an exited process leaves the process table at once. What stays is
+    /// its process object, kept alive by any open handle, with its exit code still readable:
+    /// this demo holds the handle ForkKit keeps for each child and shows just that.
+    /// </summary>
+    static int RunOnWindows(DemoOptions o)
+    {
+        int hold = o.Value<int>("--hold");
+        Console.WriteLine(Ansi.Bold("Zombie demo, Windows: no zombies, but a process object held alive by a handle."));
+        using var child = new Process(ExitAtOnce) { Name = "ExitsAtOnce" };
+        child.Start();
+        int pid = child.Pid!.Value;
+        Console.WriteLine($"CreateProcessW: {child.Name}, pid {pid}; it returns at once. This parent keeps its process handle and does not wait yet.");
+        var deadline = Environment.TickCount64 + 30_000;
+        while (!child.HasExited && Environment.TickCount64 < deadline) Thread.Sleep(5);
+        bool listed = ProcessTable.Find(pid) is not null;
+        Console.WriteLine($"pid {pid} has exited (WaitForSingleObject(handle, 0) = WAIT_OBJECT_0). In the Toolhelp snapshot: {(listed ? "still listed" : "not listed")}.");
+        Console.WriteLine("Its process object lives on while a handle is open: the exit code is still readable, and the pid is not given to anyone else.");
+        if (hold > 0)
+        {
+            Console.WriteLine($"holding {hold} s: in another terminal, tasklist /fi \"PID eq {pid}\" finds nothing");
+            Thread.Sleep(TimeSpan.FromSeconds(hold));
+        }
+        Console.WriteLine($"GetExitCodeProcess = {child.ExitCode}; CloseHandle: the last handle is gone, and so is the process object. (This is what waitpid does on Unix.)");
         return 0;
     }
 
