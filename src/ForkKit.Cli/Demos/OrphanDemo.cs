@@ -40,19 +40,9 @@ static class OrphanDemo
     {
         int sleepMs = (int)(4000 * o.Scale);
         Console.WriteLine(Ansi.Bold("Orphan demo, Windows: a parent dies while its child runs; nothing adopts the child."));
-        var pidFile = Path.Combine(Path.GetTempPath(), $"forkkit-orphan-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        using var go = new Semaphore(0);
-        using var parent = new Process(StartChildThenDie, sleepMs, pidFile, go) { Name = "OrphanParent" };
-        parent.Start();
-        int child = WaitForPid(pidFile);
-        File.Delete(pidFile);
-        Console.WriteLine($"{parent.Name} (pid {parent.Pid}) started a child, pid {child}, that runs {sleepMs / 1000.0:0.#} s.");
-        Show("before", child);
-        go.Release();
-        parent.Join();
-        Console.WriteLine($"{parent.Name} (pid {parent.Pid}) ended (exit code {parent.ExitCode}); its child runs on.");
+        var (parent, child) = OrphanAChild(StartChildThenDie, sleepMs, "started a child", "runs", "ended (exit code {0}); its child runs on.");
         Show("after ", child);
-        Console.WriteLine($"The child still names pid {parent.Pid} as its parent: Windows never rewrites the parent pid, and no process adopts orphans.");
+        Console.WriteLine($"The child still names pid {parent} as its parent: Windows never rewrites the parent pid, and no process adopts orphans.");
         var deadline = Environment.TickCount64 + sleepMs + 30_000;
         while (ProcessTable.Find(child) is not null && Environment.TickCount64 < deadline) Thread.Sleep(20);
         Console.WriteLine(ProcessTable.Find(child) is null ? "The child has ended on its own. Nothing is left running." : $"pid {child} is still running.");
@@ -72,19 +62,8 @@ static class OrphanDemo
             Console.WriteLine($"prctl(PR_SET_CHILD_SUBREAPER, 1): this process (pid {self}) adopts orphans among its descendants.");
         }
 
-        var pidFile = Path.Combine(Path.GetTempPath(), $"forkkit-orphan-{self}-{Guid.NewGuid():N}");
-        using var go = new Semaphore(0);
-        using var parent = new Process(ForkThenWait, sleepMs, pidFile, go) { Name = "OrphanParent" };
-        parent.Start();
-        int child = WaitForPid(pidFile);
-        File.Delete(pidFile);
-        Console.WriteLine($"{parent.Name} (pid {parent.Pid}) forked a child, pid {child}, that sleeps {sleepMs / 1000.0:0.#} s.");
-        Show("before", child);
-
-        go.Release();
-        parent.Join();
-        Console.WriteLine($"{parent.Name} (pid {parent.Pid}) has exited (exit code {parent.ExitCode}) and was reaped; its child sleeps on.");
-        int adopter = WaitForNewParent(child, parent.Pid!.Value);
+        var (parent, child) = OrphanAChild(ForkThenWait, sleepMs, "forked a child", "sleeps", "has exited (exit code {0}) and was reaped; its child sleeps on.");
+        int adopter = WaitForNewParent(child, parent);
         Show("after ", child);
         var who = adopter == self ? "this process, the subreaper" : adopter == 1 ? "init (pid 1)" : $"pid {adopter} ({ProcessTable.Find(adopter)?.Name}), the nearest subreaper above this process";
         Console.WriteLine($"The orphan was reparented to {who}.");
@@ -106,6 +85,27 @@ static class OrphanDemo
             _ => $"pid {child} is still running.",
         });
         return 0;
+    }
+
+    /// <summary>
+    /// Runs the middle generation (<paramref name="middle"/>(sleepMs, pidFile, go)), shows the
+    /// child it starts, then lets the middle end and joins it. Returns both pids.
+    /// </summary>
+    static (int Parent, int Child) OrphanAChild(Delegate middle, int sleepMs, string started, string runs, string ended)
+    {
+        var pidFile = Path.Combine(Path.GetTempPath(), $"forkkit-orphan-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        using var go = new Semaphore(0);
+        using var parent = new Process(middle, sleepMs, pidFile, go) { Name = "OrphanParent" };
+        parent.Start();
+        int child = WaitForPid(pidFile);
+        File.Delete(pidFile);
+        Console.WriteLine($"{parent.Name} (pid {parent.Pid}) {started}, pid {child}, that {runs} {sleepMs / 1000.0:0.#} s.");
+        Show("before", child);
+
+        go.Release();
+        parent.Join();
+        Console.WriteLine($"{parent.Name} (pid {parent.Pid}) " + string.Format(ended, parent.ExitCode));
+        return (parent.Pid!.Value, child);
     }
 
     static int WaitForPid(string file)
