@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using ForkKit.Hosting;
+using ForkKit.Launching;
 using ForkKit.Pooling;
 using ForkKit.Wire;
 
@@ -20,24 +20,9 @@ namespace ForkKit;
 /// </remarks>
 public sealed class Pool : IDisposable
 {
-    enum State { Running, Closed, Terminated }
-
-    static int s_workerCounter;
-    static readonly ConcurrentDictionary<Pool, bool> s_open = new();
-    static int s_exitHookInstalled;
-
-    readonly object _gate = new();
-    readonly Queue<PoolTask> _queue = new();
-    readonly List<PoolWorker> _workers = new();
-    readonly BlockingCollection<Action> _handlerWork = new();
-    readonly Thread _handler;
-    readonly ManualResetEventSlim _allWorkersGone = new(false);
-    readonly TargetReference? _initializer;
-    readonly byte[][] _initArgs = [];
-    readonly int? _maxTasksPerChild;
+    readonly ResultHandler _results = new();
+    readonly WorkerSet _workers;
     readonly ConcurrentDictionary<(System.Reflection.MethodInfo, Type?), TargetReference> _targets = new();
-    State _state = State.Running;
-    Exception? _broken;
     long _nextTaskId = PoolMessages.InitializerId;
 
     /// <summary>
@@ -54,48 +39,27 @@ public sealed class Pool : IDisposable
             throw new ArgumentOutOfRangeException(nameof(processes), count, "a pool needs at least one worker process");
         if (maxTasksPerChild is <= 0)
             throw new ArgumentOutOfRangeException(nameof(maxTasksPerChild), maxTasksPerChild, "maxTasksPerChild must be at least 1 (or null for no limit)");
+        TargetReference? init = null;
+        byte[] encodedInitArgs = "[]"u8.ToArray();
         if (initializer is not null)
         {
-            _initializer = Targets.Describe(initializer, nameof(initializer));
-            _initArgs = Arguments.Encode(initializer.Method, initArgs ?? [], nameof(initArgs));
+            init = Targets.Describe(initializer, nameof(initializer));
+            encodedInitArgs = Arguments.Encode(initializer.Method, initArgs ?? [], nameof(initArgs));
         }
         else if (initArgs is { Length: > 0 })
         {
             throw new ArgumentException("initArgs were given without an initializer to pass them to", nameof(initArgs));
         }
-        _maxTasksPerChild = maxTasksPerChild;
         Processes = count;
-
-        // Workers first: their start-up is the long pole, and it runs while the rest is set up.
-        _handler = new Thread(HandleResults) { IsBackground = true, Name = "ForkKit.Pool results" };
-        try
-        {
-            lock (_gate)
-            {
-                for (int i = 0; i < count; i++) StartWorker();
-            }
-        }
-        catch
-        {
-            _handler.Start();
-            Terminate();
-            throw;
-        }
-        _handler.Start();
-        InstallExitHook(this);
+        _results.Start();
+        _workers = new WorkerSet(count, Launchers.For(StartMethod.Spawn), init, encodedInitArgs, maxTasksPerChild, _results);
     }
 
     /// <summary>How many worker processes the pool keeps.</summary>
     public int Processes { get; }
 
     /// <summary>The pids of the workers alive now; they change as workers are replaced.</summary>
-    public IReadOnlyList<int> WorkerPids
-    {
-        get
-        {
-            lock (_gate) return _workers.Select(w => w.Pid).ToList();
-        }
-    }
+    public IReadOnlyList<int> WorkerPids => _workers.Pids;
 
     // ---- Apply ----
 
@@ -122,12 +86,11 @@ public sealed class Pool : IDisposable
 
     AsyncResult<TResult> SubmitApply<TResult>(Delegate f, object?[] args, Action<TResult>? callback, Action<Exception>? errorCallback)
     {
-        var result = new AsyncResult<TResult>(callback, errorCallback, ReportCallbackError);
-        var method = f.Method;
-        var parameters = method.GetParameters();
-        var chunk = SubmitChunks<TResult>(f, 1, 1, "f", (w, _) =>
+        var result = new AsyncResult<TResult>(callback, errorCallback, ResultHandler.ReportCallbackError);
+        var parameters = Parameter.Of(f.Method, "args");
+        var chunk = SubmitChunks<TResult>(f, 1, 1, (w, _) =>
         {
-            for (int i = 0; i < args.Length; i++) Arguments.WriteArgument(w, method, parameters[i], args[i], i, "args");
+            for (int i = 0; i < args.Length; i++) Arguments.Write(w, parameters[i], args[i]);
         }).Single();
         chunk.Then(values => result.Complete(values[0]), result.Fail);
         return result;
@@ -145,16 +108,15 @@ public sealed class Pool : IDisposable
     /// </summary>
     public AsyncResult<List<TResult>> MapAsync<T, TResult>(Func<T, TResult> f, IEnumerable<T> items, int? chunkSize = null,
         Action<List<TResult>>? callback = null, Action<Exception>? errorCallback = null) =>
-        SubmitMap(f, Items(items), chunkSize, callback, errorCallback, (w, item, parameters) =>
-            Arguments.WriteTyped(w, item, f.Method, parameters[0], 0, "items"));
+        SubmitMap(f, Items(items), chunkSize, callback, errorCallback, (w, item, parameters) => Arguments.Write(w, parameters[0], item));
 
     /// <summary>f(a, b) for every pair, in input order (Python's starmap).</summary>
     public List<TResult> Starmap<T1, T2, TResult>(Func<T1, T2, TResult> f, IEnumerable<(T1, T2)> items, int? chunkSize = null)
     {
         return SubmitMap<(T1, T2), TResult>(f, Items(items), chunkSize, null, null, (w, pair, parameters) =>
         {
-            Arguments.WriteTyped(w, pair.Item1, f.Method, parameters[0], 0, "items");
-            Arguments.WriteTyped(w, pair.Item2, f.Method, parameters[1], 1, "items");
+            Arguments.Write(w, parameters[0], pair.Item1);
+            Arguments.Write(w, parameters[1], pair.Item2);
         }).Get();
     }
 
@@ -168,7 +130,7 @@ public sealed class Pool : IDisposable
         var chunks = SubmitItems<T, TResult>(f, Items(items), chunkSize);
         return InOrder(chunks);
 
-        static IEnumerable<TResult> InOrder(List<ChunkResult<TResult>> chunks)
+        static IEnumerable<TResult> InOrder(List<ChunkTask<TResult>> chunks)
         {
             foreach (var chunk in chunks)
                 foreach (var value in chunk.Get())
@@ -181,11 +143,11 @@ public sealed class Pool : IDisposable
     {
         RequirePositive(chunkSize);
         var chunks = SubmitItems<T, TResult>(f, Items(items), chunkSize);
-        var arrived = new BlockingCollection<ChunkResult<TResult>>();
+        var arrived = new BlockingCollection<ChunkTask<TResult>>();
         foreach (var chunk in chunks) chunk.Then(_ => arrived.Add(chunk), _ => arrived.Add(chunk));
         return AsTheyCome(chunks.Count, arrived);
 
-        static IEnumerable<TResult> AsTheyCome(int count, BlockingCollection<ChunkResult<TResult>> arrived)
+        static IEnumerable<TResult> AsTheyCome(int count, BlockingCollection<ChunkTask<TResult>> arrived)
         {
             for (int i = 0; i < count; i++)
                 foreach (var value in arrived.Take().Get())
@@ -194,16 +156,16 @@ public sealed class Pool : IDisposable
     }
 
     AsyncResult<List<TResult>> SubmitMap<T, TResult>(Delegate f, IReadOnlyList<T> items, int? chunkSize,
-        Action<List<TResult>>? callback, Action<Exception>? errorCallback, Action<System.Text.Json.Utf8JsonWriter, T, System.Reflection.ParameterInfo[]> writeItem)
+        Action<List<TResult>>? callback, Action<Exception>? errorCallback, Action<System.Text.Json.Utf8JsonWriter, T, Parameter[]> writeItem)
     {
         if (chunkSize is { } c) RequirePositive(c);
-        var result = new AsyncResult<List<TResult>>(callback, errorCallback, ReportCallbackError);
+        var result = new AsyncResult<List<TResult>>(callback, errorCallback, ResultHandler.ReportCallbackError);
         int size = chunkSize ?? DefaultChunkSize(items.Count, Processes);
-        var parameters = f.Method.GetParameters();
-        var chunks = SubmitChunks<TResult>(f, items.Count, size, "items", (w, i) => writeItem(w, items[i], parameters));
+        var parameters = Parameter.Of(f.Method, "items");
+        var chunks = SubmitChunks<TResult>(f, items.Count, size, (w, i) => writeItem(w, items[i], parameters));
         if (chunks.Count == 0)
         {
-            _handlerWork.Add(() => result.Complete([]));
+            _results.Post(() => result.Complete([]));
             return result;
         }
 
@@ -222,11 +184,10 @@ public sealed class Pool : IDisposable
         return result;
     }
 
-    List<ChunkResult<TResult>> SubmitItems<T, TResult>(Func<T, TResult> f, IReadOnlyList<T> items, int chunkSize)
+    List<ChunkTask<TResult>> SubmitItems<T, TResult>(Func<T, TResult> f, IReadOnlyList<T> items, int chunkSize)
     {
-        var parameters = f.Method.GetParameters();
-        return SubmitChunks<TResult>(f, items.Count, chunkSize, "items",
-            (w, i) => Arguments.WriteTyped(w, items[i], f.Method, parameters[0], 0, "items"));
+        var parameters = Parameter.Of(f.Method, "items");
+        return SubmitChunks<TResult>(f, items.Count, chunkSize, (w, i) => Arguments.Write(w, parameters[0], items[i]));
     }
 
     /// <summary>Python's default for map: ceil(n / (4 × processes)), about four chunks per worker; at least 1.</summary>
@@ -249,23 +210,19 @@ public sealed class Pool : IDisposable
     /// queues one task per chunk; <paramref name="writeArguments"/> writes item i's arguments.
     /// A chunk whose arguments cannot cross fails at once, naming the argument.
     /// </summary>
-    List<ChunkResult<TResult>> SubmitChunks<TResult>(Delegate f, int count, int chunkSize, string paramName,
-        Action<System.Text.Json.Utf8JsonWriter, int> writeArguments)
+    List<ChunkTask<TResult>> SubmitChunks<TResult>(Delegate f, int count, int chunkSize, Action<System.Text.Json.Utf8JsonWriter, int> writeArguments)
     {
-        EnsureRunning();
+        _workers.EnsureRunning();
         var target = Describe(f, nameof(f));
-        var what = target.Display;
-        var chunks = new List<ChunkResult<TResult>>();
+        var chunks = new List<ChunkTask<TResult>>();
         for (int start = 0; start < count; start += chunkSize)
         {
-            var chunk = new ChunkResult<TResult>(_handlerWork.Add);
+            var chunk = new ChunkTask<TResult>(Interlocked.Increment(ref _nextTaskId), target.Display, _results);
             chunks.Add(chunk);
-            long id = Interlocked.Increment(ref _nextTaskId);
-            byte[] payload;
             try
             {
                 int end = Math.Min(start + chunkSize, count);
-                payload = PoolMessages.Task(id, target, w =>
+                chunk.Payload = PoolMessages.Task(chunk.Id, target, w =>
                 {
                     for (int item = start; item < end; item++)
                     {
@@ -277,28 +234,14 @@ public sealed class Pool : IDisposable
             }
             catch (ArgumentException e)
             {
-                _handlerWork.Add(() => chunk.Fail(e));
+                _results.Post(() => chunk.Fail(e));
                 continue;
             }
             // Each chunk is queued as soon as it is encoded: idle workers start on it while
             // the rest are encoded.
-            Enqueue(new PoolTask(id, what, payload,
-                frame => chunk.Complete(DecodeValues<TResult>(frame, what)),
-                chunk.Fail));
+            _workers.Enqueue(chunk);
         }
         return chunks;
-    }
-
-    static List<TResult> DecodeValues<TResult>(byte[] frame, string what)
-    {
-        try
-        {
-            return PoolMessages.ReadValues<TResult>(frame);
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidCastException)
-        {
-            throw new NotSupportedException($"the result of {what} could not be read back as {Arguments.TypeName(typeof(TResult))}: {e.Message}", e);
-        }
     }
 
     TargetReference Describe(Delegate f, string paramName)
@@ -315,264 +258,22 @@ public sealed class Pool : IDisposable
     // ---- lifecycle ----
 
     /// <summary>No more tasks may be submitted; queued tasks still run, then the workers exit. Python's close().</summary>
-    public void Close()
-    {
-        lock (_gate)
-        {
-            if (_state == State.Running) _state = State.Closed;
-            RetireIdleWorkersWhenDrained();
-            CheckAllWorkersGone();
-        }
-    }
+    public void Close() => _workers.Close();
 
     /// <summary>
     /// Stops at once: queued and running tasks fail, workers get SIGTERM (SIGKILL after a
     /// second) and are reaped before this returns.
     /// </summary>
-    public void Terminate()
-    {
-        List<PoolWorker> workers;
-        List<PoolTask> abandoned;
-        lock (_gate)
-        {
-            _state = State.Terminated;
-            abandoned = _queue.ToList();
-            _queue.Clear();
-            workers = _workers.ToList();
-        }
-        var stopped = new InvalidOperationException("the pool was terminated before the task finished");
-        foreach (var task in abandoned) _handlerWork.Add(() => task.Fail(stopped));
-        foreach (var w in workers) w.Stop(force: false);
-        foreach (var w in workers)
-            if (!w.WaitForExit(TimeSpan.FromSeconds(1)))
-                w.Stop(force: true);
-        foreach (var w in workers) w.WaitForExit(null);
-        lock (_gate) CheckAllWorkersGone();
-        JoinHandler();
-        s_open.TryRemove(this, out _);
-    }
+    public void Terminate() => _workers.Terminate();
 
     /// <summary>Waits until every worker has exited and been reaped and every result delivered. Close or Terminate first.</summary>
     /// <exception cref="InvalidOperationException">The pool is still running.</exception>
-    public void Join()
-    {
-        lock (_gate)
-        {
-            if (_state == State.Running) throw new InvalidOperationException("Pool is still running: call Close() or Terminate() before Join()");
-        }
-        _allWorkersGone.Wait();
-        JoinHandler();
-        s_open.TryRemove(this, out _);
-    }
+    public void Join() => _workers.Join();
 
     /// <summary>Terminates the pool, as Python's <c>with Pool() as p:</c> does on leaving the block.</summary>
     public void Dispose()
     {
         Terminate();
         Join();
-    }
-
-    void JoinHandler()
-    {
-        lock (_gate)
-        {
-            if (_allWorkersGone.IsSet && !_handlerWork.IsAddingCompleted) _handlerWork.CompleteAdding();
-        }
-        if (Thread.CurrentThread != _handler && _allWorkersGone.IsSet) _handler.Join();
-    }
-
-    void EnsureRunning()
-    {
-        lock (_gate)
-        {
-            if (_state != State.Running) throw new InvalidOperationException("Pool not running");
-        }
-    }
-
-    // ---- scheduling (all under _gate) ----
-
-    void Enqueue(PoolTask task)
-    {
-        lock (_gate)
-        {
-            if (_state != State.Running)
-            {
-                var closed = new InvalidOperationException("Pool not running");
-                _handlerWork.Add(() => task.Fail(closed));
-                return;
-            }
-            if (_broken is { } broken)
-            {
-                _handlerWork.Add(() => task.Fail(broken));
-                return;
-            }
-            _queue.Enqueue(task);
-            DispatchToIdleWorkers();
-        }
-    }
-
-    void DispatchToIdleWorkers()
-    {
-        foreach (var w in _workers)
-        {
-            if (_queue.Count == 0) return;
-            if (w.IsIdle) w.Send(_queue.Dequeue());
-        }
-    }
-
-    void StartWorker()
-    {
-        var name = $"PoolWorker-{Interlocked.Increment(ref s_workerCounter)}";
-        var start = PoolMessages.WorkerStart(name, _initializer, _initArgs);
-        var worker = PoolWorker.Start(name, start, OnResult, OnWorkerExit);
-        _workers.Add(worker);
-    }
-
-    /// <summary>On a worker's reader thread: a result (or the initializer's failure) arrived.</summary>
-    void OnResult(PoolWorker worker, PoolMessages.ResultHead head, byte[] frame)
-    {
-        if (head.Id == PoolMessages.InitializerId)
-        {
-            var failure = new InvalidOperationException(
-                $"the pool's initializer failed in {worker.Name} (pid {worker.Pid}); no task can run. {head.Error?.Type}: {head.Error?.Message}",
-                new RemoteTraceback(head.Error?.Trace ?? ""));
-            lock (_gate)
-            {
-                _broken ??= failure;
-                // The task it was handed, and every queued one, fail with the initializer's error.
-                var (inHand, _) = worker.TakeCurrent();
-                if (inHand is not null) _handlerWork.Add(() => inHand.Fail(failure));
-                foreach (var t in _queue) _handlerWork.Add(() => t.Fail(failure));
-                _queue.Clear();
-            }
-            return;
-        }
-
-        PoolTask? task;
-        lock (_gate)
-        {
-            task = worker.Finish(head.Id);
-            if (task is not null && Diagnostics.PoolTimeline.Recording)
-                Diagnostics.PoolTimeline.Add(worker.Name, worker.Pid, task.Id, task.What, task.SentAt);
-            if (_maxTasksPerChild is { } max && worker.Completed >= max) worker.Retire();
-            else if (_queue.Count > 0 && _state != State.Terminated) worker.Send(_queue.Dequeue());
-            RetireIdleWorkersWhenDrained();
-        }
-        if (task is null) return;
-        if (head.Error is { } error) _handlerWork.Add(() => task.Fail(RemoteExceptions.Rebuild(error)));
-        else _handlerWork.Add(() => task.Complete(frame));
-    }
-
-    /// <summary>On a worker's reader thread, after end-of-file: the worker has exited; it is reaped here.</summary>
-    void OnWorkerExit(PoolWorker worker)
-    {
-        int? code = worker.Reap();
-        lock (_gate)
-        {
-            _workers.Remove(worker);
-            var (task, sent) = worker.TakeCurrent();
-            if (task is not null && !sent && _state != State.Terminated)
-            {
-                // It never reached the worker: it runs elsewhere.
-                var rest = _queue.ToList();
-                _queue.Clear();
-                _queue.Enqueue(task);
-                foreach (var t in rest) _queue.Enqueue(t);
-            }
-            else if (task is not null)
-            {
-                if (_state == State.Terminated)
-                {
-                    var stopped = new InvalidOperationException("the pool was terminated before the task finished");
-                    _handlerWork.Add(() => task.Fail(stopped));
-                }
-                else
-                {
-                    var how = code is < 0 ? $"was killed by signal {-code} ({SignalName(-code.Value)})" : $"exited with code {code}";
-                    var lost = new WorkerLostException(
-                        $"worker {worker.Name} (pid {worker.Pid}) {how} while running task {task.Id} ({task.What}); its result will never come",
-                        worker.Pid, code);
-                    _handlerWork.Add(() => task.Fail(lost));
-                }
-            }
-            bool needed = _state == State.Running || (_state == State.Closed && _queue.Count > 0);
-            if (needed && _broken is null)
-            {
-                try
-                {
-                    StartWorker();
-                }
-                catch (Exception e)
-                {
-                    _broken = new InvalidOperationException($"the pool could not replace {worker.Name}: {e.Message}", e);
-                    foreach (var t in _queue) _handlerWork.Add(() => t.Fail(_broken));
-                    _queue.Clear();
-                }
-                DispatchToIdleWorkers();
-            }
-            else if (_broken is not null && _workers.Count == 0)
-            {
-                foreach (var t in _queue) _handlerWork.Add(() => t.Fail(_broken));
-                _queue.Clear();
-            }
-            RetireIdleWorkersWhenDrained();
-            CheckAllWorkersGone();
-        }
-    }
-
-    /// <summary>Once closed with nothing queued, an idle worker is told to exit (end of its task pipe).</summary>
-    void RetireIdleWorkersWhenDrained()
-    {
-        if (_state == State.Running || _queue.Count > 0) return;
-        foreach (var w in _workers)
-            if (w.IsIdle) w.Retire();
-    }
-
-    void CheckAllWorkersGone()
-    {
-        if (_state != State.Running && _workers.Count == 0) _allWorkersGone.Set();
-    }
-
-    static string SignalName(int signal) => signal switch
-    {
-        9 => "SIGKILL",
-        15 => "SIGTERM",
-        2 => "SIGINT",
-        6 => "SIGABRT",
-        11 => "SIGSEGV",
-        _ => $"signal {signal}",
-    };
-
-    // ---- the result-handling thread ----
-
-    void HandleResults()
-    {
-        foreach (var work in _handlerWork.GetConsumingEnumerable())
-        {
-            try
-            {
-                work();
-            }
-            catch (Exception e)
-            {
-                ReportCallbackError("result handling", e);
-            }
-        }
-    }
-
-    static void ReportCallbackError(string what, Exception e) =>
-        Console.Error.WriteLine($"ForkKit.Pool: {what} threw; result handling goes on.\n{e}");
-
-    // ---- at exit ----
-
-    static void InstallExitHook(Pool pool)
-    {
-        s_open[pool] = true;
-        if (Interlocked.Exchange(ref s_exitHookInstalled, 1) == 0)
-            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-            {
-                // As Python's pool finalizer: a pool still open when the program ends is terminated.
-                foreach (var p in s_open.Keys) p.Terminate();
-            };
     }
 }

@@ -1,5 +1,7 @@
-using ForkKit.Hosting;
+using ForkKit.Launching;
+using ForkKit.Platform;
 using ForkKit.Wire;
+using ForkKit.Worker;
 
 namespace ForkKit;
 
@@ -36,7 +38,7 @@ public sealed class Process : IDisposable
         _target = Targets.Describe(target, nameof(target));
         _method = target.Method;
         _args = args ?? [null];
-        Arguments.Encode(_method, _args, nameof(args));
+        Arguments.Check(_method, _args, nameof(args));
         _name = $"Process-{Interlocked.Increment(ref s_counter)}";
     }
 
@@ -85,47 +87,22 @@ public sealed class Process : IDisposable
     /// <summary>True between Start and the child's end. Polls waitpid(WNOHANG), reaping a finished child.</summary>
     public bool IsAlive => _child is not null && Poll() is null;
 
-    /// <summary>Starts the child: fork, exec the worker host, send it the target and arguments.</summary>
+    /// <summary>Starts the child with its start method's launcher (Spawn: fork, exec the worker host), and sends it the target and arguments.</summary>
     /// <exception cref="InvalidOperationException">The process was started before.</exception>
-    /// <exception cref="NotSupportedException">A start method other than Spawn was chosen.</exception>
+    /// <exception cref="NotSupportedException">The start method is not available (Fork, ForkServer); nothing was started.</exception>
     public void Start()
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_child is not null) throw new InvalidOperationException("cannot start a process twice");
-            if (_startMethod != StartMethod.Spawn)
-                throw new NotSupportedException(_startMethod == StartMethod.Fork
-                    ? "StartMethod.Fork is not available: a forked .NET child may not run managed code (the runtime's JIT, locks and signal threads do not survive fork), so ForkKit starts children with Spawn."
-                    : "StartMethod.ForkServer is not available yet; use StartMethod.Spawn.");
+            var launcher = Launchers.For(_startMethod);
 
             // Encoded now, not at construction, so the child sees the arguments as they are at
             // Start (Python pickles them in start() too).
-            var start = new ProcessStart(_name, _target, Arguments.Encode(_method, _args, "args"));
-            var payload = start.ToUtf8();
-
-            var platform = Platform.Current;
-            var (read, write) = platform.CreatePipe();
-            using (write)
-            {
-                using (read) _child = platform.StartWorker(_name, WorkerLaunch.ProcessRole, [read], diesWithParent: _daemon);
-                Register(this);
-                SendWork(write, payload);
-            }
-        }
-    }
-
-    static void SendWork(Microsoft.Win32.SafeHandles.SafeFileHandle write, byte[] payload)
-    {
-        try
-        {
-            using var stream = new FileStream(write, FileAccess.Write, bufferSize: 0);
-            Frames.Write(stream, payload);
-        }
-        catch (IOException)
-        {
-            // EPIPE: the child died before it read its work (killed right after Start, say).
-            // Its exit code tells what happened; there is nothing to deliver any more.
+            var start = WorkerStart.Write(_name, _target, Arguments.Encode(_method, _args, "args"));
+            _child = launcher.Launch(new WorkerSpec(_name, WorkerRole.Process, start, DiesWithParent: _daemon)).Child;
+            Register(this);
         }
     }
 

@@ -56,7 +56,7 @@ public class ProcessTableTests
     public void ParseHandlesANameWithSpacesAndParentheses()
     {
         var stat = "42 (a (b) c) S 7 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 500 1000 100 18446744073709551615";
-        var e = ProcessTable.Parse(42, stat, "cmd")!;
+        var e = ProcFs.Parse(42, stat, "cmd")!;
         Assert.That((e.Name, e.State, e.ParentPid), Is.EqualTo(("a (b) c", ProcessState.Sleeping, 7)));
     }
 

@@ -83,7 +83,7 @@ public class ReapingTests
         // Two pipes in the parent, one made by the kit (close-on-exec) and one made without
         // close-on-exec, as a careless library or a parent program might: neither may reach
         // the child. The child lists its descriptors with what they point to.
-        var (kitRead, kitWrite) = Hosting.Platform.Current.CreatePipe();
+        var (kitRead, kitWrite) = Platform.Os.Current.CreatePipe();
         var careless = new int[2];
         Assert.That(pipe(careless), Is.EqualTo(0));
         try

@@ -9,25 +9,56 @@ public class WireTests
     static readonly TargetReference Target = new("/x/a.dll", "a, Version=1.0.0.0", "N.T", "M", 100663298);
 
     [Test]
-    public void AProcessStartMessageRoundTrips()
+    public void AWorkerStartMessageRoundTrips()
     {
-        var start = new ProcessStart("Process-9", Target, [Encoding.UTF8.GetBytes("3"), Encoding.UTF8.GetBytes("{\"x\":[1,\"é\"]}"), Encoding.UTF8.GetBytes("null")]);
-        var text = Encoding.UTF8.GetString(start.ToUtf8());
+        var message = WorkerStart.Write("Process-9", Target, Encoding.UTF8.GetBytes("[3,{\"x\":[1,\"é\"]},null]"));
+        var text = Encoding.UTF8.GetString(message);
         Assert.That(text, Is.EqualTo(
             "{\"name\":\"Process-9\",\"target\":{\"assemblyPath\":\"/x/a.dll\",\"assemblyName\":\"a, Version=1.0.0.0\",\"typeName\":\"N.T\",\"methodName\":\"M\",\"metadataToken\":100663298},\"args\":[3,{\"x\":[1,\"é\"]},null]}"));
 
-        var back = ProcessStart.Parse(start.ToUtf8());
+        var back = WorkerStart.Parse(message);
         Assert.That(back.Name, Is.EqualTo("Process-9"));
         Assert.That(back.Target, Is.EqualTo(Target));
         Assert.That(back.Args.Select(a => Encoding.UTF8.GetString(a)), Is.EqualTo(new[] { "3", "{\"x\":[1,\"é\"]}", "null" }));
     }
 
     [Test]
+    public void APoolWorkerWithoutAnInitializerHasANullTarget()
+    {
+        var back = WorkerStart.Parse(WorkerStart.Write("PoolWorker-1", null, "[]"u8.ToArray()));
+        Assert.That((back.Name, back.Target, back.Args.Length), Is.EqualTo(("PoolWorker-1", (TargetReference?)null, 0)));
+    }
+
+    [Test]
     public void AMessageWithoutATargetIsRefusedNamingTheField()
     {
-        var e = Assert.Throws<InvalidDataException>(() => ProcessStart.Parse(Encoding.UTF8.GetBytes("{\"name\":\"p\",\"args\":[]}")))!;
+        var e = Assert.Throws<InvalidDataException>(() => WorkerStart.Parse(Encoding.UTF8.GetBytes("{\"name\":\"p\",\"args\":[]}")))!;
         Assert.That(e.Message, Does.Contain("'target'"));
     }
+
+    [Test]
+    public void ATaskMessageIsReadBackItemByItemAsTheTargetsParameterTypes()
+    {
+        var method = typeof(WireTests).GetMethod(nameof(Concat), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!;
+        var reference = new TargetReference(method.Module.Assembly.Location, method.Module.Assembly.FullName!, typeof(WireTests).FullName!, method.Name, method.MetadataToken);
+        var parameters = Parameter.Of(method, "items");
+        var frame = PoolMessages.Task(7, reference, w =>
+        {
+            foreach (var (n, s) in new[] { (1, "a"), (2, "b") })
+            {
+                w.WriteStartArray();
+                Arguments.Write(w, parameters[0], n);
+                Arguments.Write(w, parameters[1], s);
+                w.WriteEndArray();
+            }
+        });
+
+        var seen = new List<string>();
+        var target = PoolMessages.ReadTask(frame, r => new ResolvedTarget(method), (t, args) => seen.Add((string)t.Method.Invoke(null, args.ToArray())!), out long id);
+        Assert.That((id, target.Method, seen), Is.EqualTo((7L, method, new List<string> { "1a", "2b" })));
+    }
+
+    static string Concat(int n, string s) => $"{n}{s}";
 
     [Test]
     public void FramesCarryTheirLengthAndKeepBoundaries()

@@ -98,9 +98,9 @@ static class LockTests
     {
         var sem = new Semaphore(0);
         var name = sem.Name;
-        using (Hosting.Platform.Kernel.OpenSemaphore(name)) { }
+        using (Platform.Os.Kernel.OpenSemaphore(name)) { }
         sem.Dispose();
-        var e = Assert.Throws<Windows.WindowsApiException>(() => Hosting.Platform.Kernel.OpenSemaphore(name))!;
+        var e = Assert.Throws<Windows.WindowsApiException>(() => Platform.Os.Kernel.OpenSemaphore(name))!;
         Assert.That(e.ErrorName, Is.EqualTo("ERROR_FILE_NOT_FOUND"));
         Assert.That(e.Message, Does.StartWith($"OpenSemaphoreW(\"Local\\{name}\") failed: ERROR_FILE_NOT_FOUND"));
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ForkKit.Platform;
 
 namespace ForkKit.Diagnostics;
 
@@ -18,26 +19,18 @@ public static class NamedSemaphores
     /// <summary>The prefix of every ForkKit semaphore name.</summary>
     public const string Prefix = "forkkit-";
 
-    const string ShmDir = "/dev/shm";
-
     /// <summary>A fresh name for a semaphore created by this process.</summary>
     public static string NewName() =>
         $"{Prefix}{Environment.ProcessId}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6))}";
 
     /// <summary>Every ForkKit semaphore that exists now (Linux: listed from /dev/shm; elsewhere: none can be listed).</summary>
-    public static IReadOnlyList<NamedSemaphoreEntry> List()
-    {
-        if (!OperatingSystem.IsLinux() || !Directory.Exists(ShmDir)) return [];
-        var entries = new List<NamedSemaphoreEntry>();
-        foreach (var path in Directory.EnumerateFiles(ShmDir, "sem." + Prefix + "*"))
+    public static IReadOnlyList<NamedSemaphoreEntry> List() =>
+        Os.Kernel.ListSemaphores(Prefix).Select(s =>
         {
-            var name = System.IO.Path.GetFileName(path)["sem.".Length..];
-            var parts = name[Prefix.Length..].Split('-', 2);
+            var parts = s.Name[Prefix.Length..].Split('-', 2);
             int pid = int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? p : 0;
-            entries.Add(new NamedSemaphoreEntry(name, pid, path));
-        }
-        return entries;
-    }
+            return new NamedSemaphoreEntry(s.Name, pid, s.Path);
+        }).ToList();
 
     /// <summary>The ForkKit semaphores created by <paramref name="pid"/> that still exist.</summary>
     public static IReadOnlyList<NamedSemaphoreEntry> CreatedBy(int pid) => List().Where(e => e.CreatorPid == pid).ToList();

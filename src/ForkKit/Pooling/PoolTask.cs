@@ -1,41 +1,36 @@
+using ForkKit.Wire;
+
 namespace ForkKit.Pooling;
 
 /// <summary>
-/// One task frame on its way to a worker: an id, the encoded frame, and what to do with the
+/// One task frame on its way to a worker: an id, the encoded frame, and what becomes of the
 /// answer. <see cref="Complete"/> and <see cref="Fail"/> run on the pool's result-handling thread.
 /// </summary>
-sealed class PoolTask(long id, string what, byte[] payload, Action<byte[]> complete, Action<Exception> fail)
+abstract class PoolTask(long id, string what)
 {
     public long Id { get; } = id;
 
     /// <summary>The target, for messages: "Program.Square".</summary>
     public string What { get; } = what;
 
-    public byte[] Payload { get; } = payload;
+    /// <summary>The task message (<see cref="PoolMessages.Task"/>).</summary>
+    public byte[] Payload { get; set; } = [];
 
     /// <summary>When it was written to a worker (Stopwatch timestamp), for the timeline.</summary>
     public long SentAt { get; set; }
 
-    public void Complete(byte[] resultFrame)
-    {
-        try
-        {
-            complete(resultFrame);
-        }
-        catch (Exception e) when (e is NotSupportedException)
-        {
-            fail(e);
-        }
-    }
+    /// <summary>The worker answered with values: <paramref name="resultFrame"/> holds them.</summary>
+    public abstract void Complete(byte[] resultFrame);
 
-    public void Fail(Exception error) => fail(error);
+    public abstract void Fail(Exception error);
 }
 
 /// <summary>
-/// The values of one chunk. Continuations registered with <see cref="Then"/> run on the
+/// A task that runs the target on a chunk of items, and the promise of their values, read back
+/// as <typeparamref name="T"/>. Continuations registered with <see cref="Then"/> run on the
 /// result-handling thread, also when the chunk completed before they were registered.
 /// </summary>
-sealed class ChunkResult<T>(Action<Action> postToHandler)
+sealed class ChunkTask<T>(long id, string what, ResultHandler results) : PoolTask(id, what)
 {
     readonly object _gate = new();
     readonly ManualResetEventSlim _done = new(false);
@@ -53,12 +48,8 @@ sealed class ChunkResult<T>(Action<Action> postToHandler)
                 return;
             }
         }
-        postToHandler(() => Run(onValues, onError));
+        results.Post(() => Run(onValues, onError));
     }
-
-    public void Complete(List<T> values) => Finish(values, null);
-
-    public void Fail(Exception error) => Finish(null, error);
 
     /// <summary>Blocks until the chunk is done; its values, or its exception thrown.</summary>
     public List<T> Get()
@@ -67,6 +58,23 @@ sealed class ChunkResult<T>(Action<Action> postToHandler)
         if (_error is not null) throw _error;
         return _values!;
     }
+
+    public override void Complete(byte[] resultFrame)
+    {
+        List<T> values;
+        try
+        {
+            values = PoolMessages.ReadValues<T>(resultFrame);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidCastException)
+        {
+            Fail(new NotSupportedException($"the result of {What} could not be read back as {Arguments.TypeName(typeof(T))}: {e.Message}", e));
+            return;
+        }
+        Finish(values, null);
+    }
+
+    public override void Fail(Exception error) => Finish(null, error);
 
     void Finish(List<T>? values, Exception? error)
     {

@@ -1,12 +1,14 @@
-using ForkKit.Hosting;
+using ForkKit.Launching;
+using ForkKit.Platform;
 using ForkKit.Wire;
 
 namespace ForkKit.Pooling;
 
 /// <summary>
 /// The parent's side of one pool worker: the child, the pipe it reads tasks from, the pipe it
-/// answers on, and the reader thread that reads those answers. State changes happen under the
-/// pool's lock; the reader thread calls back into the pool.
+/// answers on, and the reader thread that reads those answers. Its state changes only under the
+/// worker set's lock (the rule is in <see cref="WorkerSet"/>); the reader thread calls back into
+/// the worker set.
 /// </summary>
 sealed class PoolWorker
 {
@@ -40,36 +42,17 @@ sealed class PoolWorker
     /// <summary>No task in hand and not told to exit: it is blocked reading its task pipe.</summary>
     public bool IsIdle => _current is null && !_retired;
 
-    /// <summary>Spawns the worker host and sends it its start message; the reader thread starts at once.</summary>
-    public static PoolWorker Start(string name, byte[] startFrame,
+    /// <summary>Starts the worker with <paramref name="launcher"/>, which delivers its start message; the reader thread starts at once.</summary>
+    public static PoolWorker Start(string name, ILauncher launcher, byte[] startMessage,
         Action<PoolWorker, PoolMessages.ResultHead, byte[]> onResult, Action<PoolWorker> onExit)
     {
-        var platform = Platform.Current;
-        var (taskRead, taskWrite) = platform.CreatePipe();
-        var (resultRead, resultWrite) = platform.CreatePipe();
-        IChild child;
-        try
-        {
-            using (taskRead)
-            using (resultWrite)
-                child = platform.StartWorker(name, WorkerLaunch.PoolRole, [taskRead, resultWrite], diesWithParent: true);
-        }
-        catch
-        {
-            taskWrite.Dispose();
-            resultRead.Dispose();
-            throw;
-        }
-        var worker = new PoolWorker(name, child,
-            new FileStream(taskWrite, FileAccess.Write, bufferSize: 0),
-            new FileStream(resultRead, FileAccess.Read, bufferSize: 0),
-            onResult, onExit);
-        worker.Write(startFrame);
+        var launched = launcher.Launch(new WorkerSpec(name, WorkerRole.Pool, startMessage, DiesWithParent: true));
+        var worker = new PoolWorker(name, launched.Child, launched.Tasks!, launched.Results!, onResult, onExit);
         new Thread(worker.ReadResults) { IsBackground = true, Name = $"ForkKit.Pool reader {name}" }.Start();
         return worker;
     }
 
-    /// <summary>Hands the worker a task (under the pool's lock; the worker is idle, so the write drains at once).</summary>
+    /// <summary>Hands the worker a task (it is idle, so the write drains at once).</summary>
     public void Send(PoolTask task)
     {
         _current = task;
@@ -105,7 +88,7 @@ sealed class PoolWorker
     public void Stop(bool force) => _child.Stop(force);
 
     /// <summary>Waits until the reader thread has seen the worker exit and reaped it.</summary>
-    public bool WaitForExit(TimeSpan? timeout) => timeout is { } t ? _exited.Wait(t) : _exited.Wait(Timeout.Infinite) ;
+    public bool WaitForExit(TimeSpan? timeout) => timeout is { } t ? _exited.Wait(t) : _exited.Wait(Timeout.Infinite);
 
     /// <summary>Reaps the exited worker; its exit code (-9 for SIGKILL).</summary>
     public int? Reap()

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using ForkKit.Diagnostics;
-using ForkKit.Hosting;
+using ForkKit.Platform;
 
 namespace ForkKit.Synchronization;
 
@@ -17,7 +17,7 @@ static class KernelNames
     /// <summary>Tries fresh names until <paramref name="create"/> succeeds without finding the name taken (EEXIST, ERROR_ALREADY_EXISTS).</summary>
     public static T CreateUnique<T>(Func<IKernelObjects, string, T> create)
     {
-        var kernel = Platform.Kernel;
+        var kernel = Os.Kernel;
         InstallExitHook();
         for (int attempt = 0; ; attempt++)
         {
@@ -50,7 +50,7 @@ static class KernelNames
     public static void Remove(string name)
     {
         if (!s_live.TryRemove(name, out _)) return;
-        var kernel = Platform.Kernel;
+        var kernel = Os.Kernel;
         kernel.Remove(name);
         kernel.Untrack(name);
     }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using ForkKit.Diagnostics;
-using ForkKit.Hosting;
+using ForkKit.Platform;
 
 namespace ForkKit.Synchronization;
 
@@ -90,7 +90,7 @@ sealed unsafe class LockCore : IDisposable
     /// <summary>Opens a lock another process created (a Lock passed to a child).</summary>
     public static LockCore Open(string name)
     {
-        var kernel = Platform.Kernel;
+        var kernel = Os.Kernel;
         var memory = kernel.OpenSharedMemory(name, StateSize);
         try
         {
@@ -134,7 +134,7 @@ sealed unsafe class LockCore : IDisposable
         while (true)
         {
             long holder = Volatile.Read(ref _state->Owner);
-            if (holder != 0 && Platform.Kernel.HasEnded(PidOf(holder), Volatile.Read(ref _state->OwnerStart)))
+            if (holder != 0 && Os.Current.HasEnded(PidOf(holder), Volatile.Read(ref _state->OwnerStart)))
                 RecoverFrom(holder);
             if (TryTake(me)) return true;
 
@@ -159,7 +159,7 @@ sealed unsafe class LockCore : IDisposable
         if (Diagnostics.OsTrace.Enabled)
             Diagnostics.OsTrace.Write($"lock {Name}: compare-and-swap of the owner word 0 -> pid {Environment.ProcessId}: {(taken ? "taken (no system call)" : "held by pid " + HolderPid)}");
         if (!taken) return false;
-        _state->OwnerStart = Platform.Kernel.OwnStartTicks;
+        _state->OwnerStart = Os.Current.OwnStartTicks;
         _state->Depth = 1;
         return true;
     }

@@ -1,4 +1,4 @@
-using ForkKit.Hosting;
+using ForkKit.Platform;
 using ForkKit.Synchronization;
 
 namespace ForkKit;
@@ -28,7 +28,7 @@ public sealed class Semaphore : IDisposable
     Semaphore(string name)
     {
         Name = name;
-        _sem = Platform.Kernel.OpenSemaphore(name);
+        _sem = Os.Kernel.OpenSemaphore(name);
     }
 
     internal static Semaphore Open(string name) => new(name);

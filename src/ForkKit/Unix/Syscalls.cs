@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
+using ForkKit.Platform;
 
 namespace ForkKit.Unix;
 
@@ -94,29 +95,12 @@ public static class Syscalls
             throw new SyscallException("prctl(PR_SET_CHILD_SUBREAPER)", Marshal.GetLastPInvokeError());
     }
 
-    static string Describe(WaitStatus status) => status switch
-    {
-        WaitStatus.Exited e => $"exited with code {e.Code}",
-        WaitStatus.Signaled s => $"killed by {SignalName(s.Signal)}",
-        _ => "still running",
-    };
+    /// <summary>How a reaped child ended, in the trace's words (Platform/ExitDescriptions.cs).</summary>
+    static string Describe(WaitStatus status) => ExitDescriptions.Describe(status.ToExitCode());
 
     /// <summary>"SIGTERM" for 15, and so on for the signals a student meets; "signal N" otherwise.</summary>
-    public static string SignalName(int signal) => signal switch
-    {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        6 => "SIGABRT",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        15 => "SIGTERM",
-        17 => "SIGCHLD",
-        19 => "SIGSTOP",
-        _ => $"signal {signal}",
-    };
+    public static string SignalName(int signal) => ExitDescriptions.SignalName(signal);
 
     /// <summary>The signal numbers the kit sends (Linux values).</summary>
-    public const int SIGKILL = 9, SIGTERM = 15;
+    public const int SIGKILL = ExitDescriptions.SIGKILL, SIGTERM = ExitDescriptions.SIGTERM;
 }

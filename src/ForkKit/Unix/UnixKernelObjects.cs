@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using ForkKit.Diagnostics;
-using ForkKit.Hosting;
+using ForkKit.Platform;
 
 namespace ForkKit.Unix;
 
@@ -36,15 +35,16 @@ sealed unsafe class UnixKernelObjects : IKernelObjects
 
     public void Untrack(string name) => ResourceTracker.Instance.Unregister(name);
 
-    public bool HasEnded(int pid, long startTicks)
-    {
-        if (pid == Environment.ProcessId) return false;
-        var entry = ProcessTable.Find(pid);
-        if (entry is null || entry.State is ProcessState.Zombie or ProcessState.Dead) return true;
-        return startTicks != 0 && ProcessTable.StartTicks(pid) is { } now && now != startTicks;
-    }
+    const string ShmDir = "/dev/shm";
 
-    public long OwnStartTicks { get; } = ProcessTable.StartTicks(Environment.ProcessId) ?? 0;
+    /// <remarks>Linux keeps a POSIX named semaphore as the file /dev/shm/sem.NAME until sem_unlink; other Unixes list none.</remarks>
+    public IReadOnlyList<(string Name, string Path)> ListSemaphores(string prefix)
+    {
+        if (!Directory.Exists(ShmDir)) return [];
+        return Directory.EnumerateFiles(ShmDir, "sem." + prefix + "*")
+            .Select(path => (System.IO.Path.GetFileName(path)["sem.".Length..], path))
+            .ToList();
+    }
 
     delegate IntPtr NamedCall(byte* name);
     delegate int NamedStatusCall(byte* name);

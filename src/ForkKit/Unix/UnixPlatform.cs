@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Runtime.InteropServices;
-using ForkKit.Hosting;
+using ForkKit.Diagnostics;
+using ForkKit.Platform;
 using Microsoft.Win32.SafeHandles;
 
 namespace ForkKit.Unix;
@@ -17,23 +18,24 @@ sealed class UnixPlatform : IPlatform
         return (pipe.Read, pipe.Write);
     }
 
+    public IReadOnlyList<string> ChildEndNames(IReadOnlyList<SafeFileHandle> childEnds) =>
+        Enumerable.Range(FirstChildFd, childEnds.Count).Select(fd => fd.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+
     /// <remarks>
     /// <paramref name="diesWithParent"/> needs nothing here: a pool worker exits on end-of-file of
     /// its task pipe, and daemon children are terminated by Process's exit hook.
     /// </remarks>
-    public IChild StartWorker(string name, string role, IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent)
+    public IChild StartProgram(string program, IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> extraEnvironment,
+        IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent)
     {
-        var launch = WorkerLaunch.Current;
-        var wire = string.Join(",", Enumerable.Range(FirstChildFd, childEnds.Count));
         var environment = CurrentEnvironment();
-        foreach (var (key, value) in launch.ExtraEnvironment) environment.Add($"{key}={value}");
-        int pid = Spawn(launch.HostPath, launch.Arguments(name, role, wire), environment, childEnds);
-        return new UnixChild(pid);
+        foreach (var (key, value) in extraEnvironment) environment.Add($"{key}={value}");
+        return new UnixChild(Spawn(program, argv, environment, childEnds));
     }
 
-    public SafeFileHandle AdoptInherited(string number)
+    public SafeFileHandle AdoptInherited(string name)
     {
-        var fd = int.Parse(number, System.Globalization.CultureInfo.InvariantCulture);
+        var fd = int.Parse(name, System.Globalization.CultureInfo.InvariantCulture);
         if (Shim.SetCloseOnExec(fd) != 0) throw new SyscallException($"fcntl({fd}, F_SETFD, FD_CLOEXEC)", Marshal.GetLastPInvokeError());
         return new SafeFileHandle(fd, ownsHandle: true);
     }
@@ -49,6 +51,24 @@ sealed class UnixPlatform : IPlatform
             Shim.SetComm(p); // best effort: a name is a courtesy, not a requirement
         }
     }
+
+    public string ExecutableName(string name) => name;
+
+    public StringComparison PathComparison => StringComparison.Ordinal;
+
+    public IReadOnlyList<ProcessEntry> ProcessTable() => ProcFs.Snapshot();
+
+    public ProcessEntry? FindProcess(int pid) => ProcFs.Find(pid);
+
+    public bool HasEnded(int pid, long startTicks)
+    {
+        if (pid == Environment.ProcessId) return false;
+        var entry = ProcFs.Find(pid);
+        if (entry is null || entry.State is ProcessState.Zombie or ProcessState.Dead) return true;
+        return startTicks != 0 && ProcFs.StartTicks(pid) is { } now && now != startTicks;
+    }
+
+    public long OwnStartTicks { get; } = ProcFs.StartTicks(Environment.ProcessId) ?? 0;
 
     /// <summary>
     /// Starts <paramref name="path"/> with fork+exec in the C shim and returns the child's pid.
@@ -136,7 +156,7 @@ sealed class UnixChild : ChildBase
 
     protected override bool HasExitedUnreaped()
     {
-        if (_pidfd is null) return Diagnostics.ProcessTable.Find(Pid)?.State is null or Diagnostics.ProcessState.Zombie;
+        if (_pidfd is null) return ProcFs.Find(Pid)?.State is null or ProcessState.Zombie;
         bool added = false;
         try
         {

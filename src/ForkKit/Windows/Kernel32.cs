@@ -163,6 +163,23 @@ static unsafe class Kernel32
     [DllImport(Library, SetLastError = true)]
     public static extern int GetProcessTimes(SafeProcessHandle process, out long creation, out long exit, out long kernel, out long user);
 
+    // ---- the process table ----
+
+    /// <summary>
+    /// A snapshot of the system's processes (TH32CS_SNAPPROCESS). Returns 1) a snapshot handle;
+    /// 2) INVALID_HANDLE_VALUE with GetLastError.
+    /// </summary>
+    [DllImport(Library, SetLastError = true)]
+    public static extern IntPtr CreateToolhelp32Snapshot(uint flags, uint processId);
+
+    /// <summary>Returns 1) non-zero with the first entry; 2) 0 (ERROR_NO_MORE_FILES) for an empty snapshot.</summary>
+    [DllImport(Library, SetLastError = true, CharSet = CharSet.Unicode)]
+    public static extern int Process32FirstW(IntPtr snapshot, ref PROCESSENTRY32W entry);
+
+    /// <summary>Returns 1) non-zero with the next entry; 2) 0 (ERROR_NO_MORE_FILES) at the end.</summary>
+    [DllImport(Library, SetLastError = true, CharSet = CharSet.Unicode)]
+    public static extern int Process32NextW(IntPtr snapshot, ref PROCESSENTRY32W entry);
+
     // ---- named semaphores and shared memory ----
 
     /// <summary>
@@ -220,9 +237,27 @@ static unsafe class Kernel32
     public const uint SYNCHRONIZE = 0x00100000, PROCESS_QUERY_LIMITED_INFORMATION = 0x1000;
     public const uint SEMAPHORE_ALL_ACCESS = 0x1F0003;
     public const uint PAGE_READWRITE = 0x04, FILE_MAP_READ = 0x4, FILE_MAP_WRITE = 0x2;
+    public const uint TH32CS_SNAPPROCESS = 0x2;
     public static readonly IntPtr INVALID_HANDLE_VALUE = new(-1);
 
     // ---- structures (x64 and x86 layouts follow from sequential layout) ----
+
+    [StructLayout(LayoutKind.Sequential, CharSet = CharSet.Unicode)]
+    public struct PROCESSENTRY32W
+    {
+        public uint dwSize;
+        public uint cntUsage;
+        public uint th32ProcessID;
+        public IntPtr th32DefaultHeapID;
+        public uint th32ModuleID;
+        public uint cntThreads;
+        public uint th32ParentProcessID;
+        public int pcPriClassBase;
+        public uint dwFlags;
+        [MarshalAs(UnmanagedType.ByValTStr, SizeConst = 260)]
+        public string szExeFile;
+    }
+
 
     [StructLayout(LayoutKind.Sequential)]
     public struct SECURITY_ATTRIBUTES

@@ -1,4 +1,4 @@
-using ForkKit.Hosting;
+using ForkKit.Platform;
 using Microsoft.Win32.SafeHandles;
 using static ForkKit.Windows.Kernel32;
 

@@ -1,4 +1,4 @@
-using ForkKit.Hosting;
+using ForkKit.Platform;
 using Microsoft.Win32.SafeHandles;
 using static ForkKit.Windows.Kernel32;
 
@@ -82,37 +82,9 @@ sealed class WindowsKernelObjects : IKernelObjects
 
     public void Untrack(string name) { }
 
-    /// <summary>
-    /// Ended: no process has the pid any more, or the one that has it has exited (its object
-    /// kept alive by a handle, a parent's for one), or it was created at another time than the
-    /// holder, so the pid was given to a new process.
-    /// </summary>
-    public bool HasEnded(int pid, long startTicks)
-    {
-        if (pid == Environment.ProcessId) return false;
-        using var process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE, 0, (uint)pid);
-        if (process.IsInvalid)
-        {
-            int error = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            // ERROR_INVALID_PARAMETER: no such process. Any other refusal (ERROR_ACCESS_DENIED)
-            // means it exists: not ended.
-            return error == WindowsApiException.ERROR_INVALID_PARAMETER;
-        }
-        if (WaitForSingleObject(process, 0) == WAIT_OBJECT_0) return true;
-        return startTicks != 0 && CreationTime(process) is { } now && now != startTicks;
-    }
+    /// <summary>Windows object names are no files: there is nothing to list.</summary>
+    public IReadOnlyList<(string Name, string Path)> ListSemaphores(string prefix) => [];
 
-    /// <summary>This process's creation time (FILETIME, 100 ns since 1601 UTC).</summary>
-    public long OwnStartTicks { get; } = OwnCreationTime();
-
-    static long OwnCreationTime()
-    {
-        using var self = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, (uint)Environment.ProcessId);
-        return self.IsInvalid ? 0 : CreationTime(self) ?? 0;
-    }
-
-    static long? CreationTime(SafeProcessHandle process) =>
-        GetProcessTimes(process, out long created, out _, out _, out _) != 0 ? created : null;
 }
 
 /// <summary>A named semaphore: WaitForSingleObject takes a unit, ReleaseSemaphore gives one back.</summary>

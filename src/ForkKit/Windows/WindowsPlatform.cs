@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using ForkKit.Hosting;
+using ForkKit.Diagnostics;
+using ForkKit.Platform;
 using Microsoft.Win32.SafeHandles;
 using static ForkKit.Windows.Kernel32;
 
@@ -32,21 +33,19 @@ sealed unsafe class WindowsPlatform : IPlatform
         return (read, write);
     }
 
-    public IChild StartWorker(string name, string role, IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent)
-    {
-        var launch = WorkerLaunch.Current;
-        // An inherited handle has the same value in the child, so the numbers are the wire.
-        var wire = string.Join(",", childEnds.Select(h => ((long)h.DangerousGetHandle()).ToString(CultureInfo.InvariantCulture)));
-        var commandLine = CommandLine.Join(launch.Arguments(name, role, wire));
-        var environment = CommandLine.EnvironmentBlock(launch.ExtraEnvironment);
-        return Start(launch.HostPath, commandLine, environment, childEnds, diesWithParent ? _job.Value : null);
-    }
+    /// <remarks>An inherited handle has the same value in the child, so the values are the names.</remarks>
+    public IReadOnlyList<string> ChildEndNames(IReadOnlyList<SafeFileHandle> childEnds) =>
+        childEnds.Select(h => ((long)h.DangerousGetHandle()).ToString(CultureInfo.InvariantCulture)).ToList();
 
-    public SafeFileHandle AdoptInherited(string number)
+    public IChild StartProgram(string program, IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> extraEnvironment,
+        IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent) =>
+        Start(program, CommandLine.Join(argv), CommandLine.EnvironmentBlock(extraEnvironment), childEnds, diesWithParent ? _job.Value : null);
+
+    public SafeFileHandle AdoptInherited(string name)
     {
-        var handle = new SafeFileHandle((IntPtr)long.Parse(number, CultureInfo.InvariantCulture), ownsHandle: true);
+        var handle = new SafeFileHandle((IntPtr)long.Parse(name, CultureInfo.InvariantCulture), ownsHandle: true);
         if (SetHandleInformation(handle.DangerousGetHandle(), HANDLE_FLAG_INHERIT, 0) == 0)
-            throw WindowsApiException.Last($"SetHandleInformation({number}, HANDLE_FLAG_INHERIT, 0)",
+            throw WindowsApiException.Last($"SetHandleInformation({name}, HANDLE_FLAG_INHERIT, 0)",
                 "The --wire handle is not open in this process: was it started by ForkKit?");
         return handle;
     }
@@ -56,6 +55,46 @@ sealed unsafe class WindowsPlatform : IPlatform
     /// command line's first word carries the title ("forkkit: Process-3 (parent 1234)").
     /// </summary>
     public void SetProcessName(string name) { }
+
+    public string ExecutableName(string name) => name + ".exe";
+
+    public StringComparison PathComparison => StringComparison.OrdinalIgnoreCase;
+
+    public IReadOnlyList<ProcessEntry> ProcessTable() => Toolhelp.Snapshot();
+
+    public ProcessEntry? FindProcess(int pid) => Toolhelp.Snapshot().FirstOrDefault(e => e.Pid == pid);
+
+    /// <summary>
+    /// Ended: no process has the pid any more, or the one that has it has exited (its object
+    /// kept alive by a handle, a parent's for one), or it was created at another time than the
+    /// holder, so the pid was given to a new process.
+    /// </summary>
+    public bool HasEnded(int pid, long startTicks)
+    {
+        if (pid == Environment.ProcessId) return false;
+        using var process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE, 0, (uint)pid);
+        if (process.IsInvalid)
+        {
+            int error = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            // ERROR_INVALID_PARAMETER: no such process. Any other refusal (ERROR_ACCESS_DENIED)
+            // means it exists: not ended.
+            return error == WindowsApiException.ERROR_INVALID_PARAMETER;
+        }
+        if (WaitForSingleObject(process, 0) == WAIT_OBJECT_0) return true;
+        return startTicks != 0 && CreationTime(process) is { } now && now != startTicks;
+    }
+
+    /// <summary>This process's creation time (FILETIME, 100 ns since 1601 UTC).</summary>
+    public long OwnStartTicks { get; } = OwnCreationTime();
+
+    static long OwnCreationTime()
+    {
+        using var self = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, (uint)Environment.ProcessId);
+        return self.IsInvalid ? 0 : CreationTime(self) ?? 0;
+    }
+
+    static long? CreationTime(SafeProcessHandle process) =>
+        GetProcessTimes(process, out long created, out _, out _, out _) != 0 ? created : null;
 
     /// <summary>
     /// CreateProcessW of <paramref name="program"/> with <paramref name="childEnds"/> inherited.

@@ -28,84 +28,186 @@ static class Arguments
     }
 
     /// <summary>
-    /// Checks the arguments against the method's parameters and encodes them, in the parent.
-    /// Every problem is reported before any process starts, naming the argument.
+    /// Checks the arguments against the method's parameters, in the parent, without encoding
+    /// anything that would be thrown away: every problem is reported before any process starts,
+    /// naming the argument. Only a value that is not plain (not a number, string or bool) is
+    /// tried through the serializer, since only that can tell whether it survives the trip.
     /// </summary>
-    public static byte[][] Encode(MethodInfo method, object?[] args, string paramName)
+    /// <exception cref="ArgumentException">An argument is missing, extra, of the wrong type or cannot cross.</exception>
+    public static void Check(MethodInfo method, object?[] args, string paramName)
+    {
+        var parameters = CheckCount(method, args.Length, paramName);
+        for (int i = 0; i < args.Length; i++)
+        {
+            var slot = new Parameter(method, parameters[i], i, paramName);
+            var value = Checked(slot, args[i]);
+            if (!IsPlain(value, slot.Type)) Serialize(slot, value);
+        }
+    }
+
+    /// <summary>Every argument, checked and written (<see cref="Write{T}"/>), as a JSON array.</summary>
+    /// <exception cref="ArgumentException">An argument is missing, extra, of the wrong type or cannot cross.</exception>
+    public static byte[] Encode(MethodInfo method, object?[] args, string paramName)
+    {
+        var parameters = CheckCount(method, args.Length, paramName);
+        return Json.Write(w =>
+        {
+            w.WriteStartArray();
+            for (int i = 0; i < args.Length; i++) Write(w, new Parameter(method, parameters[i], i, paramName), args[i]);
+            w.WriteEndArray();
+        });
+    }
+
+    /// <summary>
+    /// The one way an argument is written: checked against its parameter, then written as JSON of
+    /// the parameter's type. Plain values of exactly that type go straight to the writer, without
+    /// boxing (a Map of ints writes 100,000 of them); anything else through the serializer once,
+    /// with the check that it arrives unchanged.
+    /// </summary>
+    /// <exception cref="ArgumentException">The argument does not fit the parameter or cannot cross.</exception>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static void Write<T>(Utf8JsonWriter writer, Parameter parameter, T value)
+    {
+        if (parameter.Type == typeof(T))
+        {
+            // typeof(T) tests are constants once T is known, and (int)(object)value does not box.
+            if (typeof(T) == typeof(int)) { writer.WriteNumberValue((int)(object)value!); return; }
+            if (typeof(T) == typeof(long)) { writer.WriteNumberValue((long)(object)value!); return; }
+            if (typeof(T) == typeof(bool)) { writer.WriteBooleanValue((bool)(object)value!); return; }
+            if (typeof(T) == typeof(double) && double.IsFinite((double)(object)value!)) { writer.WriteNumberValue((double)(object)value!); return; }
+        }
+        var checkedValue = Checked(parameter, value);
+        if (IsPlain(checkedValue, parameter.Type)) WritePlain(writer, checkedValue);
+        else writer.WriteRawValue(Serialize(parameter, checkedValue), skipInputValidation: true);
+    }
+
+    /// <summary>
+    /// Writes a target's result, in a worker, as its declared type (<paramref name="type"/>).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The value cannot cross back (the message says why).</exception>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static void WriteResult(Utf8JsonWriter writer, object? value, Type type)
+    {
+        if (IsPlainKind(value))
+        {
+            WritePlain(writer, value);
+            return;
+        }
+        if (NotData(value!) is { } reason)
+            throw new NotSupportedException($"a {TypeName(value!.GetType())} is not data: {reason}");
+        writer.WriteRawValue(SerializeUnchanged(value, type), skipInputValidation: true);
+    }
+
+    /// <summary>The parameters, once their count is known to fit <paramref name="given"/> arguments (optional ones may be left out).</summary>
+    static ParameterInfo[] CheckCount(MethodInfo method, int given, string paramName)
     {
         var parameters = method.GetParameters();
         int required = parameters.Count(p => !p.HasDefaultValue);
-        if (args.Length < required || args.Length > parameters.Length)
+        if (given < required || given > parameters.Length)
         {
             var expected = required == parameters.Length ? $"{parameters.Length}" : $"{required} to {parameters.Length}";
-            throw new ArgumentException($"the target {Targets.DescribeForHumans(method)} takes {expected} argument(s), but {args.Length} were given.", paramName);
+            throw new ArgumentException($"the target {Targets.DescribeForHumans(method)} takes {expected} argument(s), but {given} were given.", paramName);
         }
-
-        var encoded = new byte[args.Length][];
-        for (int i = 0; i < args.Length; i++)
-            encoded[i] = EncodeOne(method, parameters[i], args[i], i, paramName);
-        return encoded;
+        return parameters;
     }
 
-    internal static byte[] EncodeOne(MethodInfo method, ParameterInfo parameter, object? value, int index, string paramName)
+    /// <summary>
+    /// The value as it will be written for <paramref name="parameter"/>: refused when it cannot
+    /// go there (ref/out, null for a value type, another type, behaviour rather than data),
+    /// converted when C# would convert it implicitly (an int where a long is declared).
+    /// </summary>
+    static object? Checked(Parameter parameter, object? value)
     {
-        var type = parameter.ParameterType;
-        // Only error messages need the label, and describing a method is not free.
-        string Label() => $"argument {index + 1} ('{parameter.Name}') of {Targets.DescribeForHumans(method)}";
-        if (type.IsByRef || parameter.IsOut)
-            throw new ArgumentException($"{Label()} is a ref/out parameter; a child process cannot write back into the parent's variables. Return a value instead.", paramName);
+        var type = parameter.Type;
+        if (type.IsByRef || parameter.Info.IsOut)
+            throw new ArgumentException($"{parameter.Label()} is a ref/out parameter; a child process cannot write back into the parent's variables. Return a value instead.", parameter.ParamName);
 
         if (value is null)
         {
             if (type.IsValueType && Nullable.GetUnderlyingType(type) is null)
-                throw new ArgumentException($"{Label()} is null, but the parameter is {TypeName(type)}, which cannot be null.", paramName);
+                throw new ArgumentException($"{parameter.Label()} is null, but the parameter is {TypeName(type)}, which cannot be null.", parameter.ParamName);
+            return null;
         }
-        else if (!type.IsInstanceOfType(value))
+        if (!type.IsInstanceOfType(value))
         {
             var underlying = Nullable.GetUnderlyingType(type) ?? type;
             if (!IsImplicitNumericWidening(value.GetType(), underlying))
-                throw new ArgumentException($"{Label()} is {TypeName(value.GetType())} {Preview(value)}, but the parameter is {TypeName(type)}.", paramName);
+                throw new ArgumentException($"{parameter.Label()} is {TypeName(value.GetType())} {Preview(value)}, but the parameter is {TypeName(type)}.", parameter.ParamName);
             value = Convert.ChangeType(value, underlying, System.Globalization.CultureInfo.InvariantCulture);
         }
+        if (NotData(value) is { } reason)
+            throw new ArgumentException($"{parameter.Label()} is {TypeName(value.GetType())}: {reason}, not data, and cannot cross to a child process. Pass the data it stands for instead.", parameter.ParamName);
+        return value;
+    }
 
-        if (value is not null && NotData(value) is { } reason)
-            throw new ArgumentException($"{Label()} is {TypeName(value.GetType())}: {reason}, not data, and cannot cross to a child process. Pass the data it stands for instead.", paramName);
+    /// <summary>A value the writer writes directly: null, or a number, string or bool of the declared type.</summary>
+    static bool IsPlain(object? value, Type type) =>
+        value is null || IsPlainKind(value) && (type == value.GetType() || Nullable.GetUnderlyingType(type) == value.GetType());
 
-        // A lock crosses by name: reading it back here would open a second handle for nothing.
-        if (value is Lock or RLock or Semaphore)
-            return JsonSerializer.SerializeToUtf8Bytes(value, type, Options);
+    /// <summary>Null, an int, long, finite double, bool or string: JSON has a value of its own for each.</summary>
+    static bool IsPlainKind(object? value) =>
+        value is null or int or long or bool or string || value is double d && double.IsFinite(d);
 
-        string json;
+    static void WritePlain(Utf8JsonWriter writer, object? value)
+    {
+        switch (value)
+        {
+            case null: writer.WriteNullValue(); break;
+            case int i: writer.WriteNumberValue(i); break;
+            case long l: writer.WriteNumberValue(l); break;
+            case double d: writer.WriteNumberValue(d); break;
+            case bool b: writer.WriteBooleanValue(b); break;
+            case string s: writer.WriteStringValue(s); break;
+        }
+    }
+
+    /// <summary>An argument that is not plain as JSON, with the argument named when it cannot cross.</summary>
+    static byte[] Serialize(Parameter parameter, object? value)
+    {
         try
         {
-            json = RoundTrip(value, type);
-            // A parameter declared as object (or a base type) receives what the JSON says, so
-            // the value must also survive as its own type.
-            if (value is not null && value.GetType() != type) RoundTrip(value, value.GetType());
+            return SerializeUnchanged(value, parameter.Type);
         }
-        catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException or ArgumentException)
+        catch (NotSupportedException e)
         {
             throw new ArgumentException(
-                $"{Label()} ({TypeName(value?.GetType() ?? type)}) cannot cross to a child process: {e.Message.TrimEnd('.')}. " +
+                $"{parameter.Label()} ({TypeName(value?.GetType() ?? parameter.Type)}) cannot cross to a child process: {e.Message.TrimEnd('.')}. " +
                 "The wire format carries JSON values: numbers, strings, booleans, arrays, lists, dictionaries, records and classes with public properties.",
-                paramName, e);
+                parameter.ParamName, e.InnerException ?? e);
         }
-        return System.Text.Encoding.UTF8.GetBytes(json);
     }
 
     /// <summary>
-    /// Serializes <paramref name="value"/> as <paramref name="type"/>, reads it back the way a
-    /// child will and writes it again: when the two texts differ, the value does not survive the
-    /// trip (a property without a setter, a constructor the reader cannot use, ...).
+    /// Serializes <paramref name="value"/> as <paramref name="type"/> once, and checks on those
+    /// very bytes that the value survives the trip: read back the way a child will and written
+    /// again, the text must not change (a property without a setter, a constructor the reader
+    /// cannot use, ... would change it). A parameter declared as object or a base type receives
+    /// what the JSON says, so the value must also survive as its own type.
     /// </summary>
-    static string RoundTrip(object? value, Type type)
+    /// <exception cref="NotSupportedException">The value cannot cross; the message says why.</exception>
+    static byte[] SerializeUnchanged(object? value, Type type)
     {
-        var json = JsonSerializer.Serialize(value, type, Options);
-        var back = JsonSerializer.Deserialize(json, type, Options);
-        var again = JsonSerializer.Serialize(back, type, Options);
-        if (again != json)
-            throw new NotSupportedException($"it would arrive changed: sent {Shorten(json)}, the child would see {Shorten(again)}");
-        return json;
+        try
+        {
+            // A lock crosses by name: reading it back here would open a second handle for nothing.
+            if (value is Lock or RLock or Semaphore) return JsonSerializer.SerializeToUtf8Bytes(value, type, Options);
+            var json = JsonSerializer.SerializeToUtf8Bytes(value, type, Options);
+            CheckUnchanged(json, type);
+            if (value is not null && value.GetType() != type) CheckUnchanged(JsonSerializer.SerializeToUtf8Bytes(value, value.GetType(), Options), value.GetType());
+            return json;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+        {
+            throw new NotSupportedException(e.Message, e);
+        }
+    }
+
+    static void CheckUnchanged(byte[] json, Type type)
+    {
+        var again = JsonSerializer.SerializeToUtf8Bytes(JsonSerializer.Deserialize(json, type, Options), type, Options);
+        if (!again.AsSpan().SequenceEqual(json))
+            throw new NotSupportedException(
+                $"it would arrive changed: sent {Shorten(System.Text.Encoding.UTF8.GetString(json))}, the child would see {Shorten(System.Text.Encoding.UTF8.GetString(again))}");
     }
 
     /// <summary>Why a value is behaviour or an OS resource rather than data; null for data.</summary>
@@ -176,84 +278,6 @@ static class Arguments
         }
     }
 
-    /// <summary>
-    /// Writes a value the caller has already checked against <paramref name="type"/>: plain
-    /// values directly, anything else after the round-trip check.
-    /// </summary>
-    /// <exception cref="NotSupportedException">The value cannot cross (the message says why).</exception>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void WriteValue(Utf8JsonWriter writer, object? value, Type type)
-    {
-        switch (value)
-        {
-            case null:
-                writer.WriteNullValue();
-                return;
-            case int i:
-                writer.WriteNumberValue(i);
-                return;
-            case long l:
-                writer.WriteNumberValue(l);
-                return;
-            case double d when double.IsFinite(d):
-                writer.WriteNumberValue(d);
-                return;
-            case bool b:
-                writer.WriteBooleanValue(b);
-                return;
-            case string s:
-                writer.WriteStringValue(s);
-                return;
-        }
-        if (NotData(value) is { } reason)
-            throw new NotSupportedException($"a {TypeName(value.GetType())} is not data: {reason}");
-        try
-        {
-            writer.WriteRawValue(RoundTrip(value, type), skipInputValidation: true);
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
-        {
-            throw new NotSupportedException(e.Message, e);
-        }
-    }
-
-    /// <summary>
-    /// Writes a typed argument: plain values of exactly the parameter's type without boxing
-    /// (a Map of ints writes 100,000 of them), anything else through <see cref="WriteArgument"/>.
-    /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void WriteTyped<T>(Utf8JsonWriter writer, T value, MethodInfo method, ParameterInfo parameter, int index, string paramName)
-    {
-        if (parameter.ParameterType == typeof(T))
-        {
-            // typeof(T) tests are constants once T is known, and (int)(object)value does not box.
-            if (typeof(T) == typeof(int)) { writer.WriteNumberValue((int)(object)value!); return; }
-            if (typeof(T) == typeof(long)) { writer.WriteNumberValue((long)(object)value!); return; }
-            if (typeof(T) == typeof(bool)) { writer.WriteBooleanValue((bool)(object)value!); return; }
-            if (typeof(T) == typeof(double) && double.IsFinite((double)(object)value!)) { writer.WriteNumberValue((double)(object)value!); return; }
-        }
-        WriteArgument(writer, method, parameter, value, index, paramName);
-    }
-
-    /// <summary>
-    /// Checks one argument against its parameter and writes it, in the parent (see
-    /// <see cref="Encode"/> for the checks). Plain values skip the round trip.
-    /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void WriteArgument(Utf8JsonWriter writer, MethodInfo method, ParameterInfo parameter, object? value, int index, string paramName)
-    {
-        var type = parameter.ParameterType;
-        if (value is int or long or bool or string || value is double d && double.IsFinite(d))
-        {
-            if (type == value.GetType() || Nullable.GetUnderlyingType(type) == value.GetType())
-            {
-                WriteValue(writer, value, type);
-                return;
-            }
-        }
-        writer.WriteRawValue(EncodeOne(method, parameter, value, index, paramName), skipInputValidation: true);
-    }
-
     /// <summary>C#'s implicit numeric conversions: an int may go where a long or double is declared.</summary>
     static bool IsImplicitNumericWidening(Type from, Type to)
     {
@@ -309,4 +333,20 @@ static class Arguments
     };
 
     static string Shorten(string s) => s.Length <= 60 ? s : s[..57] + "...";
+}
+
+/// <summary>
+/// One parameter of a target as the wire sees it: its type, and how a message names it
+/// ("argument 2 ('b') of Program.Divide(int, int)").
+/// </summary>
+readonly record struct Parameter(MethodInfo Method, ParameterInfo Info, int Index, string ParamName)
+{
+    public Type Type => Info.ParameterType;
+
+    /// <summary>The parameters of <paramref name="method"/>, for arguments that come from <paramref name="paramName"/>.</summary>
+    public static Parameter[] Of(MethodInfo method, string paramName) =>
+        method.GetParameters().Select((p, i) => new Parameter(method, p, i, paramName)).ToArray();
+
+    // Only error messages need the label, and describing a method is not free.
+    public string Label() => $"argument {Index + 1} ('{Info.Name}') of {Targets.DescribeForHumans(Method)}";
 }

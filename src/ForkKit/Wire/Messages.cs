@@ -47,38 +47,36 @@ sealed record TargetReference(
 }
 
 /// <summary>
-/// The first frame a spawned Process child reads: what to run, with what.
-/// {"name":"Process-1","target":{...},"args":[3,"x"]}, each argument as the JSON of its
-/// parameter's type (docs/wire-format.md).
+/// The first frame every spawned worker reads, the same shape for both roles: who it is, and
+/// what to run with what. {"name":"Process-1","target":{...},"args":[3,"x"]}, each argument as
+/// the JSON of its parameter's type (docs/wire-format.md). A Process child runs the target and
+/// exits; a Pool worker runs it once as its initializer (target null: none), then takes tasks.
 /// </summary>
-sealed record ProcessStart(string Name, TargetReference Target, byte[][] Args)
+sealed record WorkerStart(string Name, TargetReference? Target, byte[][] Args)
 {
-    public byte[] ToUtf8()
+    /// <summary>The message for <paramref name="name"/>; <paramref name="args"/> is the arguments' JSON array (<see cref="Arguments.Encode"/>).</summary>
+    public static byte[] Write(string name, TargetReference? target, byte[] args) => Json.Write(w =>
     {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            w.WriteString("name", Name);
-            w.WritePropertyName("target");
-            Target.Write(w);
-            w.WriteStartArray("args");
-            foreach (var a in Args) w.WriteRawValue(a, skipInputValidation: true);
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        return buffer.WrittenSpan.ToArray();
-    }
+        w.WriteStartObject();
+        w.WriteString("name", name);
+        w.WritePropertyName("target");
+        if (target is null) w.WriteNullValue();
+        else target.Write(w);
+        w.WritePropertyName("args");
+        w.WriteRawValue(args, skipInputValidation: true);
+        w.WriteEndObject();
+    });
 
     /// <summary>
     /// Parsed with a Utf8JsonReader, not JsonSerializer: this runs first thing in every child,
     /// where the serializer's one-time start-up would cost more than the rest of the child.
     /// </summary>
-    public static ProcessStart Parse(byte[] utf8)
+    public static WorkerStart Parse(byte[] utf8)
     {
         var r = new Utf8JsonReader(utf8);
         string? name = null;
         TargetReference? target = null;
+        bool hasTarget = false;
         var args = new List<byte[]>();
         r.Read();
         Json.Expect(ref r, JsonTokenType.StartObject);
@@ -90,7 +88,8 @@ sealed record ProcessStart(string Name, TargetReference Target, byte[][] Args)
                     name = r.GetString();
                     break;
                 case "target":
-                    target = TargetReference.Read(ref r);
+                    hasTarget = true;
+                    if (r.TokenType != JsonTokenType.Null) target = TargetReference.Read(ref r);
                     break;
                 case "args":
                     args.AddRange(Json.RawArrayItems(ref r, utf8));
@@ -100,7 +99,8 @@ sealed record ProcessStart(string Name, TargetReference Target, byte[][] Args)
                     break;
             }
         }
-        return new ProcessStart(Json.Required(name, "name"), Json.Required(target, "target"), args.ToArray());
+        if (!hasTarget) throw new InvalidDataException("wire message: the field 'target' is missing");
+        return new WorkerStart(Json.Required(name, "name"), target, args.ToArray());
     }
 }
 
@@ -140,4 +140,13 @@ static class Json
 
     public static T Required<T>(T? value, string name) where T : class =>
         value ?? throw new InvalidDataException($"wire message: the field '{name}' is missing");
+
+    /// <summary>One message's UTF-8 JSON, written by <paramref name="body"/>.</summary>
+    public static byte[] Write(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true }))
+            body(w);
+        return buffer.WrittenSpan.ToArray();
+    }
 }

@@ -22,7 +22,7 @@ static class Repo
         }
     }
 
-    public static string Dotnet => ForkKit.Hosting.WorkerLaunch.Current.HostPath;
+    public static string Dotnet => ForkKit.Launching.WorkerCommand.Current.HostPath;
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed);
 

@@ -1,10 +1,11 @@
+using ForkKit.Diagnostics;
 using Microsoft.Win32.SafeHandles;
 
-namespace ForkKit.Hosting;
+namespace ForkKit.Platform;
 
 /// <summary>
 /// A started child process as the platform sees it, the shared part of Python's Popen classes:
-/// poll, wait and signal. Process and Pool hold one of these; only the platform knows how.
+/// poll, wait and signal. Process and Pool hold one of these; every launcher hands one back.
 /// </summary>
 interface IChild : IDisposable
 {
@@ -26,31 +27,64 @@ interface IChild : IDisposable
     void Stop(bool force);
 }
 
-/// <summary>What a platform must do for the kit: pipes, and starting a worker host with pipe ends.</summary>
+/// <summary>
+/// What the kit needs from the OS about processes: pipes, starting a program with some pipe
+/// ends handed over, the worker's side of that hand-over, and the process table. Launchers
+/// decide what program to start; a backend only knows how.
+/// </summary>
 interface IPlatform
 {
     /// <summary>An anonymous pipe whose ends are not inherited by children unless handed over.</summary>
     (SafeFileHandle Read, SafeFileHandle Write) CreatePipe();
 
     /// <summary>
-    /// Starts a worker host named <paramref name="name"/> in <paramref name="role"/>
-    /// (<see cref="WorkerLaunch.ProcessRole"/> or <see cref="WorkerLaunch.PoolRole"/>) that receives <paramref name="childEnds"/>
-    /// (and nothing else that is open). Stdin is the null device; stdout and stderr are inherited.
-    /// With <paramref name="diesWithParent"/> (daemon children, pool workers) the OS ends the
-    /// child when this process ends, however it ends, where the platform offers a way (Windows:
-    /// a job object); elsewhere the exit hooks and the closed wire end it.
+    /// How the child will name each of <paramref name="childEnds"/> once it has them (Unix: the
+    /// descriptors 3, 4, ...; Windows: the inherited handle values). They go on its command line.
     /// </summary>
-    IChild StartWorker(string name, string role, IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent);
+    IReadOnlyList<string> ChildEndNames(IReadOnlyList<SafeFileHandle> childEnds);
 
     /// <summary>
-    /// In a worker: takes ownership of a pipe end inherited from the parent, given as the number
-    /// the parent put in --wire, and makes it non-inheritable (close-on-exec), so that processes
-    /// this worker starts do not hold it open.
+    /// Starts <paramref name="program"/> with <paramref name="argv"/> (argv[0] included) and this
+    /// process's environment plus <paramref name="extraEnvironment"/>. The child receives
+    /// <paramref name="childEnds"/> and nothing else that is open; stdin is the null device,
+    /// stdout and stderr are inherited. With <paramref name="diesWithParent"/> (daemon children,
+    /// pool workers) the OS ends the child when this process ends, however it ends, where the
+    /// platform offers a way (Windows: a job object); elsewhere the exit hooks and the closed
+    /// wire end it.
     /// </summary>
-    SafeFileHandle AdoptInherited(string number);
+    IChild StartProgram(string program, IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> extraEnvironment,
+        IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent);
+
+    /// <summary>
+    /// In a worker: takes ownership of a pipe end inherited from the parent, given by the name
+    /// <see cref="ChildEndNames"/> made for it, and makes it non-inheritable (close-on-exec), so
+    /// that processes this worker starts do not hold it open.
+    /// </summary>
+    SafeFileHandle AdoptInherited(string name);
 
     /// <summary>In a worker: shows <paramref name="name"/> where the OS keeps a short process name (Linux comm); best effort.</summary>
     void SetProcessName(string name);
+
+    /// <summary>The file name of a program on this OS: "dotnet" on Unix, "dotnet.exe" on Windows.</summary>
+    string ExecutableName(string name);
+
+    /// <summary>How this OS compares paths: case-sensitive on Unix, not on Windows.</summary>
+    StringComparison PathComparison { get; }
+
+    /// <summary>Every process visible now, sorted by pid. Reading it never waits for or reaps anything.</summary>
+    IReadOnlyList<ProcessEntry> ProcessTable();
+
+    /// <summary>One process, or null when there is none with that pid.</summary>
+    ProcessEntry? FindProcess(int pid);
+
+    /// <summary>
+    /// True when process <paramref name="pid"/> has ended (gone, or a zombie), or its pid now
+    /// belongs to a process started at another time than <paramref name="startTicks"/> (0: unknown).
+    /// </summary>
+    bool HasEnded(int pid, long startTicks);
+
+    /// <summary>When this process started, in the OS's units (0 where unknown): with the pid, it tells a process from a later one that got the same pid.</summary>
+    long OwnStartTicks { get; }
 }
 
 /// <summary>
@@ -111,28 +145,10 @@ interface IKernelObjects
 
     void Untrack(string name);
 
-    /// <summary>True when process <paramref name="pid"/> has ended (gone, or a zombie), or its pid now belongs to a process started at another time than <paramref name="startTicks"/> (0: unknown).</summary>
-    bool HasEnded(int pid, long startTicks);
-
-    /// <summary>When this process started, in the OS's units (0 where unknown): with the pid, it tells a process from a later one that got the same pid.</summary>
-    long OwnStartTicks { get; }
-}
-
-/// <summary>
-/// The one place the platform is chosen. Each backend lives in its own namespace (ForkKit.Unix,
-/// ForkKit.Windows) and is touched only through these two properties, so the Unix packages
-/// (Tmds.LibC, Mono.Posix) are never loaded on Windows, nor kernel32 on Unix.
-/// </summary>
-static class Platform
-{
-    static readonly Lazy<IPlatform> s_current = new(() =>
-        OperatingSystem.IsWindows() ? new Windows.WindowsPlatform() : new Unix.UnixPlatform());
-
-    public static IPlatform Current => s_current.Value;
-
-    static readonly Lazy<IKernelObjects> s_kernel = new(() =>
-        OperatingSystem.IsWindows() ? new Windows.WindowsKernelObjects() : new Unix.UnixKernelObjects());
-
-    /// <summary>Named semaphores and shared memory for this platform.</summary>
-    public static IKernelObjects Kernel => s_kernel.Value;
+    /// <summary>
+    /// The semaphores whose names start with <paramref name="prefix"/> and where each appears
+    /// in the file system (Linux: /dev/shm/sem.NAME). Empty where the OS cannot list them
+    /// (Windows names are no files).
+    /// </summary>
+    IReadOnlyList<(string Name, string Path)> ListSemaphores(string prefix);
 }

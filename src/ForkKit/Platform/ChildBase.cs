@@ -1,4 +1,4 @@
-namespace ForkKit.Hosting;
+namespace ForkKit.Platform;
 
 /// <summary>
 /// What every platform's child shares, Python's Popen.poll/wait: the exit code is recorded once,

@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
+using ForkKit.Platform;
+using ForkKit.Wire;
 
-namespace ForkKit.Hosting;
+namespace ForkKit.Launching;
 
 /// <summary>
 /// How to start a worker host: the program, the arguments that make it run ForkKit.dll's
@@ -15,25 +17,16 @@ namespace ForkKit.Hosting;
 /// the app's own executable (<see cref="Environment.ProcessPath"/>) started as
 /// `APP worker ...`, with DOTNET_STARTUP_HOOKS naming ForkKit.dll. The runtime calls the
 /// <c>StartupHook</c> class in ForkKit.dll before the app's Main; it sees the worker verb, runs
-/// <see cref="WorkerHost.Main"/> and exits, so the app's Main never runs in a worker and the app
+/// <see cref="Worker.WorkerHost.Main"/> and exits, so the app's Main never runs in a worker and the app
 /// needs no code for it. (A startup hook is the runtime's documented way to run code before
 /// Main; trimming disables it, so a trimmed app cannot start workers.)</item>
 /// </list>
 /// </summary>
-sealed class WorkerLaunch
+sealed class WorkerCommand
 {
-    /// <summary>The first argument after the program, which tells ForkKit.dll to act as a worker.</summary>
-    public const string WorkerVerb = "worker";
-
-    /// <summary>The --role of a long-lived Pool worker; a Process child has role "process".</summary>
-    public const string PoolRole = "pool", ProcessRole = "process";
-
-    /// <summary>The variable through which the runtime finds startup hooks (a list of assembly paths).</summary>
-    public const string StartupHooksVariable = "DOTNET_STARTUP_HOOKS";
-
     readonly IReadOnlyList<string> _hostArguments;
 
-    WorkerLaunch(string hostPath, IReadOnlyList<string> hostArguments, IReadOnlyDictionary<string, string> extraEnvironment)
+    WorkerCommand(string hostPath, IReadOnlyList<string> hostArguments, IReadOnlyDictionary<string, string> extraEnvironment)
     {
         HostPath = hostPath;
         _hostArguments = hostArguments;
@@ -46,38 +39,39 @@ sealed class WorkerLaunch
     /// <summary>Variables the child needs in addition to this process's environment (set or replaced).</summary>
     public IReadOnlyDictionary<string, string> ExtraEnvironment { get; }
 
-    static readonly Lazy<WorkerLaunch> s_current = new(Find);
+    static readonly Lazy<WorkerCommand> s_current = new(Find);
 
-    public static WorkerLaunch Current => s_current.Value;
+    public static WorkerCommand Current => s_current.Value;
 
     /// <summary>
-    /// The argument vector for a worker named <paramref name="name"/>. argv[0] is a title for
-    /// ps, "forkkit: Process-3 (parent 1234)": the dotnet host and an app's own host find
-    /// themselves through /proc/self/exe (Windows: GetModuleFileNameW), not argv[0], so argv[0]
-    /// is free to say what the process is.
+    /// The argument vector for a worker named <paramref name="name"/> in <paramref name="role"/>,
+    /// reading from the pipe ends the child will know as <paramref name="wire"/>. argv[0] is a
+    /// title for ps, "forkkit: Process-3 (parent 1234)": the dotnet host and an app's own host
+    /// find themselves through /proc/self/exe (Windows: GetModuleFileNameW), not argv[0], so
+    /// argv[0] is free to say what the process is.
     /// </summary>
-    public List<string> Arguments(string name, string role, string wire)
+    public List<string> Arguments(string name, WorkerRole role, IReadOnlyList<string> wire)
     {
         var argv = new List<string> { $"forkkit: {name} (parent {Environment.ProcessId})" };
         argv.AddRange(_hostArguments);
-        argv.AddRange([WorkerVerb, "--role", role, "--name", name, "--wire", wire]);
+        argv.AddRange(WorkerCommandLine.Options(name, role, wire));
         return argv;
     }
 
-    static WorkerLaunch Find()
+    static WorkerCommand Find()
     {
-        var dll = typeof(WorkerLaunch).Assembly.Location;
+        var dll = typeof(WorkerCommand).Assembly.Location;
         if (string.IsNullOrEmpty(dll) || !File.Exists(dll))
             throw new InvalidOperationException(
                 "ForkKit.dll has no file location (single-file publish?). Spawned children run `dotnet exec ForkKit.dll`; publish without PublishSingleFile.");
         if (IsSelfContained() && Environment.ProcessPath is { } app)
-            return new WorkerLaunch(app, [], new Dictionary<string, string> { [StartupHooksVariable] = dll });
+            return new WorkerCommand(app, [], new Dictionary<string, string> { [WorkerCommandLine.StartupHooksVariable] = dll });
 
         var config = Path.ChangeExtension(dll, ".runtimeconfig.json");
         var hostArguments = new List<string> { "exec" };
         if (!File.Exists(config)) hostArguments.AddRange(["--runtimeconfig", WriteRuntimeConfig()]);
         hostArguments.Add(dll);
-        return new WorkerLaunch(FindDotnetHost(), hostArguments, new Dictionary<string, string>());
+        return new WorkerCommand(FindDotnetHost(), hostArguments, new Dictionary<string, string>());
     }
 
     /// <summary>
@@ -88,8 +82,7 @@ sealed class WorkerLaunch
     static bool IsSelfContained()
     {
         static string Normal(string dir) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
-        var comparison = OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-        return string.Equals(Normal(RuntimeEnvironment.GetRuntimeDirectory()), Normal(AppContext.BaseDirectory), comparison);
+        return string.Equals(Normal(RuntimeEnvironment.GetRuntimeDirectory()), Normal(AppContext.BaseDirectory), Os.Current.PathComparison);
     }
 
     /// <summary>
@@ -98,7 +91,7 @@ sealed class WorkerLaunch
     /// </summary>
     static string FindDotnetHost()
     {
-        var exe = OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet";
+        var exe = Os.Current.ExecutableName("dotnet");
         var runtimeDir = RuntimeEnvironment.GetRuntimeDirectory();
         var candidates = new List<string?>
         {

@@ -1,0 +1,52 @@
+namespace ForkKit.Wire;
+
+/// <summary>What a worker is started for: to run one Process target, or to serve a Pool.</summary>
+enum WorkerRole { Process, Pool }
+
+/// <summary>
+/// The worker's command line, both sides of it: the parent writes
+/// <c>worker --role process|pool --name NAME --wire END[,END]</c> after the host's own arguments,
+/// the worker reads it back. The ends are named as the platform hands them over (Unix: fd
+/// numbers; Windows: handle values): the first carries the start message and, for a pool
+/// worker, its tasks; the second a pool worker's results.
+/// </summary>
+static class WorkerCommandLine
+{
+    /// <summary>The first argument after the program, which tells ForkKit.dll to act as a worker.</summary>
+    public const string Verb = "worker";
+
+    /// <summary>The variable through which the runtime finds startup hooks (a list of assembly paths).</summary>
+    public const string StartupHooksVariable = "DOTNET_STARTUP_HOOKS";
+
+    /// <summary>The worker's options, the verb first.</summary>
+    public static IEnumerable<string> Options(string name, WorkerRole role, IReadOnlyList<string> wire) =>
+        [Verb, "--role", RoleName(role), "--name", name, "--wire", string.Join(",", wire)];
+
+    /// <summary>A worker's command line as read back; <see cref="Error"/> says what is wrong with it, if anything.</summary>
+    public sealed record Parsed(string Name, WorkerRole Role, IReadOnlyList<string> Wire, string? Error);
+
+    /// <summary>Reads the options written by <see cref="Options"/> (args[0] is the verb).</summary>
+    public static Parsed Parse(string[] args)
+    {
+        var name = Option(args, "--name") ?? "worker";
+        var role = Option(args, "--role") == RoleName(WorkerRole.Pool) ? WorkerRole.Pool : WorkerRole.Process;
+        var wire = (Option(args, "--wire") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        string? error = null;
+        if (args.Length == 0 || args[0] != Verb)
+            error = "ForkKit.dll is a library. It runs as a worker host only when ForkKit starts a child process " +
+                    "(`dotnet exec ForkKit.dll worker --name NAME --wire FD`), reading its work from that pipe.";
+        else if (wire.Length == 0)
+            error = "forkkit worker: --wire FD is required (the descriptor of the pipe the parent writes the work to)";
+        else if (role == WorkerRole.Pool && wire.Length < 2)
+            error = "forkkit worker: a pool worker needs --wire TASKS,RESULTS";
+        return new Parsed(name, role, wire, error);
+    }
+
+    static string RoleName(WorkerRole role) => role == WorkerRole.Pool ? "pool" : "process";
+
+    static string? Option(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

@@ -1,0 +1,137 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using ForkKit.Wire;
+
+namespace ForkKit.Worker;
+
+/// <summary>
+/// The loop of a Pool worker, in the child: run the initializer once, then read a task, run
+/// its target on each item, write the values (or the error) back, until the parent closes the
+/// task pipe. Python's multiprocessing.pool.worker, over two pipes.
+/// </summary>
+static class PoolWorkerHost
+{
+    public static int Run(WorkerStart start, Stream tasks, Stream results)
+    {
+        if (start.Target is { } init)
+        {
+            try
+            {
+                var method = Targets.Resolve(init);
+                Await(method.Invoke(Targets.InstanceFor(method), BindingFlags.DoNotWrapExceptions, null, Arguments.Decode(method, start.Args), null));
+            }
+            catch (Exception e)
+            {
+                var trace = WorkerHost.WithoutReflectionFrames(e.ToString());
+                Console.Error.WriteLine($"Process {start.Name}: the pool's initializer failed:\n{trace}");
+                Frames.Write(results, PoolMessages.Error(PoolMessages.InitializerId, RemoteError.From(e, trace)));
+                return 1;
+            }
+        }
+
+        var runner = new TaskRunner();
+        runner.WarmUp();
+        while (Frames.Read(tasks) is { } frame) Frames.Write(results, runner.Answer(frame));
+        return 0;
+    }
+
+    /// <summary>Runs task messages; keeps each target resolved once.</summary>
+    sealed class TaskRunner
+    {
+        readonly Dictionary<(string, int), ResolvedTarget> _targets = new();
+        readonly List<object?> _values = new();
+        readonly Func<TargetReference, ResolvedTarget> _resolve;
+        readonly PoolMessages.ItemRunner _run;
+
+        public TaskRunner()
+        {
+            _resolve = Resolve;
+            _run = (target, args) => _values.Add(Await(target.Invoker.Invoke(target.Instance, args)));
+        }
+
+        /// <summary>The answer to one task message: its values, or the error that stopped it.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public byte[] Answer(byte[] frame)
+        {
+            long id = -1;
+            _values.Clear();
+            try
+            {
+                var target = PoolMessages.ReadTask(frame, _resolve, _run, out id);
+                return Values(id, target.Method);
+            }
+            catch (Exception e)
+            {
+                var trace = WorkerHost.WithoutReflectionFrames(e.ToString());
+                return PoolMessages.Error(id, RemoteError.From(e, trace));
+            }
+        }
+
+        /// <summary>
+        /// Runs one made-up task through the task path before the first real one arrives, so the
+        /// JIT compiles the reader, the invoker and the writer while the parent is still busy
+        /// encoding. The first real task then runs at full speed.
+        /// </summary>
+        public void WarmUp()
+        {
+            var target = typeof(PoolWorkerHost).GetMethod(nameof(Echo), BindingFlags.Static | BindingFlags.NonPublic)!;
+            var reference = new TargetReference(target.Module.Assembly.Location, target.Module.Assembly.FullName!,
+                typeof(PoolWorkerHost).FullName!, target.Name, target.MetadataToken);
+            Answer(PoolMessages.Task(-1, reference, w =>
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    w.WriteStartArray();
+                    w.WriteNumberValue(i);
+                    w.WriteEndArray();
+                }
+            }));
+        }
+
+        ResolvedTarget Resolve(TargetReference reference)
+        {
+            var key = (reference.AssemblyName, reference.MetadataToken);
+            if (!_targets.TryGetValue(key, out var target))
+                _targets[key] = target = new ResolvedTarget(Targets.Resolve(reference));
+            return target;
+        }
+
+        byte[] Values(long id, MethodInfo method)
+        {
+            var returnType = ResultType(method);
+            try
+            {
+                return PoolMessages.Values(id, w =>
+                {
+                    foreach (var v in _values) Arguments.WriteResult(w, v, returnType);
+                });
+            }
+            catch (NotSupportedException e)
+            {
+                throw new NotSupportedException(
+                    $"the result of {Targets.DescribeForHumans(method)} ({Arguments.TypeName(returnType)}) cannot cross back to the parent: {e.Message.TrimEnd('.')}. " +
+                    "Return JSON-friendly data: numbers, strings, lists, dictionaries, records.", e);
+            }
+        }
+    }
+
+    static int Echo(int n) => n;
+
+    /// <summary>A Task result is awaited; Task&lt;T&gt; gives its value, a plain Task gives null.</summary>
+    static object? Await(object? result)
+    {
+        if (result is not Task task) return result;
+        task.GetAwaiter().GetResult();
+        var type = task.GetType();
+        return type.IsGenericType && type.GetProperty("Result") is { } p && p.PropertyType.Name != "VoidTaskResult" ? p.GetValue(task) : null;
+    }
+
+    /// <summary>The type a target's values cross as: T for Task&lt;T&gt;, object for void and Task.</summary>
+    static Type ResultType(MethodInfo method)
+    {
+        var t = method.ReturnType;
+        if (t == typeof(void) || t == typeof(Task)) return typeof(object);
+        if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(Task<>)) return t.GetGenericArguments()[0];
+        return t;
+    }
+}

@@ -1,0 +1,83 @@
+using System.Reflection;
+using ForkKit.Platform;
+using ForkKit.Wire;
+
+namespace ForkKit.Worker;
+
+/// <summary>
+/// The entry point of a spawned child. The parent execs `dotnet exec ForkKit.dll worker
+/// --name NAME --wire FD`, so by the time this runs the child is a fresh runtime and managed
+/// code is safe. It names itself for ps, reads what to run from the wire, runs it and exits
+/// with Python's codes: 0 when the target returns, 1 when it throws.
+/// </summary>
+public static class WorkerHost
+{
+    public static int Main(string[] args)
+    {
+        var command = WorkerCommandLine.Parse(args);
+        if (command.Error is { } error)
+        {
+            Console.Error.WriteLine(error);
+            return 2;
+        }
+
+        CurrentProcess.Name = command.Name;
+        // Linux comm for ps; argv[0] already carries the long title.
+        Os.Current.SetProcessName(command.Name);
+
+        var input = OpenWire(command.Wire[0], FileAccess.Read);
+        var frame = Frames.Read(input);
+        if (frame is null)
+        {
+            input.Dispose();
+            // A pool retired before its worker started has nothing for it; a Process child must have its work.
+            if (command.Role == WorkerRole.Pool) return 0;
+            throw new EndOfStreamException("the parent closed the wire before sending the work");
+        }
+        var start = WorkerStart.Parse(frame);
+
+        if (command.Role == WorkerRole.Pool)
+        {
+            using var tasks = input;
+            using var results = OpenWire(command.Wire[1], FileAccess.Write);
+            return PoolWorkerHost.Run(start, tasks, results);
+        }
+        input.Dispose();
+        return RunProcessTarget(start);
+    }
+
+    /// <summary>Runs a Process target as Python's BaseProcess._bootstrap does.</summary>
+    static int RunProcessTarget(WorkerStart start)
+    {
+        try
+        {
+            var method = Targets.Resolve(start.Target ?? throw new InvalidDataException("wire message: a Process child needs a target"));
+            var args = Arguments.Decode(method, start.Args);
+            var result = method.Invoke(Targets.InstanceFor(method), BindingFlags.DoNotWrapExceptions, null, args, null);
+            if (result is Task task) task.GetAwaiter().GetResult();
+            return 0;
+        }
+        catch (Exception e)
+        {
+            // Python prints "Process NAME:" and the traceback on stderr, then exits with 1.
+            Console.Error.WriteLine($"Process {start.Name}:");
+            Console.Error.WriteLine(WithoutReflectionFrames(e.ToString()));
+            return 1;
+        }
+    }
+
+    /// <summary>
+    /// The exception text without the reflection frames between the worker host and the
+    /// target: the trace reads target frames, then WorkerHost, as Python's reads the target,
+    /// then _bootstrap.
+    /// </summary>
+    internal static string WithoutReflectionFrames(string text) =>
+        string.Join('\n', text.Split('\n').Where(line => !line.TrimStart().StartsWith("at System.Reflection.", StringComparison.Ordinal)));
+
+    /// <summary>
+    /// A stream over a pipe end the parent handed over. It is made non-inheritable at once
+    /// (close-on-exec), so that processes this worker starts do not hold it open.
+    /// </summary>
+    static FileStream OpenWire(string handle, FileAccess access) =>
+        new(Os.Current.AdoptInherited(handle), access, bufferSize: 0);
+}
