@@ -1,4 +1,5 @@
 using ForkKit.Diagnostics;
+using ForkKit.Platform;
 using ForkKit.Unix;
 
 namespace ForkKit.Cli.Demos;
@@ -71,7 +72,7 @@ static class OrphanDemo
         if (adopter == self)
         {
             var status = Syscalls.WaitPid(child);
-            Console.WriteLine($"waitpid({child}) = {child}, {(status is WaitStatus.Exited e ? $"exited with code {e.Code}" : status.ToString())}: the subreaper reaped its adopted grandchild.");
+            Console.WriteLine($"waitpid({child}) = {child}, {ExitDescriptions.Describe(status.ToExitCode())}: the subreaper reaped its adopted grandchild.");
         }
         else
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using ForkKit.Diagnostics;
+using ForkKit.Platform;
 using ForkKit.Unix;
 
 namespace ForkKit.Cli.Demos;
@@ -38,7 +39,7 @@ static class ZombieDemo
         try
         {
             var status = Syscalls.WaitPid(pid);
-            Console.WriteLine($"waitpid({pid}) = {pid}, {Describe(status)}: the parent has collected the status; the kernel frees the entry.");
+            Console.WriteLine($"waitpid({pid}) = {pid}, {ExitDescriptions.Describe(status.ToExitCode())}: the parent has collected the status; the kernel frees the entry.");
         }
         catch (SyscallException e) when (e.ErrnoName == "ECHILD")
         {
@@ -102,13 +103,6 @@ static class ZombieDemo
             Console.WriteLine($"  {c.Pid,7} {c.ParentPid,7} {state} {c.Name,-15} {command}");
         }
     }
-
-    static string Describe(WaitStatus status) => status switch
-    {
-        WaitStatus.Exited e => $"exited with code {e.Code}",
-        WaitStatus.Signaled s => $"killed by {Syscalls.SignalName(s.Signal)}",
-        _ => "still running",
-    };
 
     /// <summary>The two cases where no zombie appears: SIGCHLD ignored (the kernel reaps at once), or pid 1.</summary>
     internal static string? WhyNoZombieCanAppear()

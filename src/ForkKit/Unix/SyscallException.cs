@@ -35,14 +35,10 @@ public sealed class SyscallException : IOException
 /// <summary>errno numbers to their C names, for messages a student can look up in errno(3).</summary>
 static class ErrnoNames
 {
-    public static string NameOf(int errno) =>
-        OperatingSystem.IsWindows() ? $"errno {errno}" : PortableName(errno) ?? $"errno {errno}";
-
-    /// <summary>
+    /// <remarks>
     /// Mono.Posix maps the platform's errno numbers onto its portable Errno enum, whose member
-    /// names are the C names. A method of its own, never inlined: the JIT loads Mono.Posix when
-    /// it compiles a method that calls into it, and on Windows this one is never compiled.
-    /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    static string? PortableName(int errno) => Enum.GetName(Mono.Unix.Native.NativeConvert.ToErrno(errno));
+    /// names are the C names. Only the Unix backend throws SyscallException, so Mono.Posix is
+    /// never loaded on Windows.
+    /// </remarks>
+    public static string NameOf(int errno) => Enum.GetName(Mono.Unix.Native.NativeConvert.ToErrno(errno)) ?? $"errno {errno}";
 }
