@@ -46,7 +46,7 @@ static class PoolWorkerHost
         public TaskRunner()
         {
             _resolve = Resolve;
-            _run = (target, args) => _values.Add(Await(target.Invoker.Invoke(target.Instance, args)));
+            _run = RunItem;
         }
 
         /// <summary>The answer to one task message: its values, or the error that stopped it.</summary>
@@ -87,6 +87,10 @@ static class PoolWorkerHost
                 }
             }));
         }
+
+        /// <summary>Calls the target on one item's arguments; its value (awaited, for a Task) joins the answer.</summary>
+        void RunItem(ResolvedTarget target, Span<object?> args) =>
+            _values.Add(Await(target.Invoker.Invoke(target.Instance, args)));
 
         ResolvedTarget Resolve(TargetReference reference)
         {
