@@ -11,12 +11,13 @@ namespace ForkKit;
 /// worker host that takes tasks over a pipe and answers over another.
 /// </summary>
 /// <remarks>
-/// Threads in the parent: one reader per worker (it reads that worker's results, notices its
-/// death by end-of-file, and hands it its next task), and one result-handling thread that
-/// decodes results and runs every callback, in completion order. A task goes to a worker only
-/// when the worker is idle, so the parent never blocks writing to a busy worker. Unlike
-/// Python's pool, a worker that dies in the middle of a task fails that task with
-/// <see cref="WorkerLostException"/> and is replaced; nothing waits for ever.
+/// This class is the API and the submission of work: items are split into chunks and each
+/// chunk's task message is written here. The rest lives in <c>Pooling/</c>: the worker set
+/// (queue, hand-out to idle workers, what happens when a worker dies, the lock rule), one
+/// reader thread per worker, and one result-handling thread that decodes results and runs every
+/// callback, in completion order. Unlike Python's pool, a worker that dies in the middle of a
+/// task fails that task with <see cref="WorkerLostException"/> and is replaced; nothing waits
+/// for ever.
 /// </remarks>
 public sealed class Pool : IDisposable
 {
