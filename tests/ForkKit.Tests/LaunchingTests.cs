@@ -1,0 +1,95 @@
+using ForkKit.Diagnostics;
+using ForkKit.Launching;
+using ForkKit.Platform;
+using ForkKit.Tests.Support;
+using ForkKit.Wire;
+
+namespace ForkKit.Tests;
+
+/// <summary>
+/// The launcher contract every start method keeps: start a worker with its start message and
+/// hand back a child (and a pool worker's two pipe ends), or start nothing and say why.
+/// </summary>
+public class LaunchingTests
+{
+    static byte[] StartMessage(string name, Delegate? target, params object?[] args) =>
+        WorkerStart.Write(name, target is null ? null : Targets.Describe(target, "target"),
+            target is null ? "[]"u8.ToArray() : Arguments.Encode(target.Method, args, "args"));
+
+    [TestCase(StartMethod.Spawn, typeof(SpawnLauncher))]
+    [TestCase(StartMethod.Fork, typeof(ForkLauncher))]
+    [TestCase(StartMethod.ForkServer, typeof(ForkServerLauncher))]
+    public void EachStartMethodHasOneLauncher(StartMethod method, Type launcher) =>
+        Assert.That(Launchers.For(method), Is.TypeOf(launcher));
+
+    [TestCase(StartMethod.Fork, "Fork is not available")]
+    [TestCase(StartMethod.ForkServer, "ForkServer is not available")]
+    public void AnUnavailableStartMethodStartsNothingAndSaysWhy(StartMethod method, string why)
+    {
+        int before = ProcessTable.ChildrenOf(Environment.ProcessId).Count;
+        var spec = new WorkerSpec("Process-x", WorkerRole.Process, StartMessage("Process-x", ChildTargets.Noop), DiesWithParent: false);
+        Assert.That(() => Launchers.For(method).Launch(spec), Throws.TypeOf<NotSupportedException>().With.Message.Contains(why));
+        Assert.That(ProcessTable.ChildrenOf(Environment.ProcessId), Has.Count.EqualTo(before), "no child was started");
+    }
+
+    [Test]
+    public void ASpawnedProcessChildRunsItsStartMessageAndKeepsNoPipeOpenToUs()
+    {
+        var launched = SpawnLauncher.Instance.Launch(
+            new WorkerSpec("Launched-1", WorkerRole.Process, StartMessage("Launched-1", ChildTargets.ExitWith, 7), DiesWithParent: false));
+        using var child = launched.Child;
+        Assert.That((launched.Tasks, launched.Results), Is.EqualTo(((FileStream?)null, (FileStream?)null)));
+        Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
+        Assert.That(child.Poll(), Is.EqualTo(7));
+    }
+
+    [Test]
+    public void ASpawnedPoolWorkerGetsBothPipesAndExitsWhenItsTaskPipeCloses()
+    {
+        var launched = SpawnLauncher.Instance.Launch(
+            new WorkerSpec("Launched-2", WorkerRole.Pool, StartMessage("Launched-2", null), DiesWithParent: true));
+        using var child = launched.Child;
+        Assert.That(launched.Tasks, Is.Not.Null);
+        Assert.That(launched.Results, Is.Not.Null);
+        Assert.That(child.Wait(TimeSpan.FromMilliseconds(300)), Is.False, "it waits for tasks");
+
+        launched.Tasks!.Dispose(); // end-of-file on its task pipe: a pool worker's signal to exit
+        Assert.That(Frames.Read(launched.Results!), Is.Null, "it answered nothing and closed its result pipe");
+        launched.Results!.Dispose();
+        Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
+        Assert.That(child.Poll(), Is.EqualTo(0));
+    }
+}
+
+/// <summary>The worker's command line, written by the parent and read back by the worker.</summary>
+public class WorkerCommandLineTests
+{
+    [Test]
+    public void WhatTheParentWritesTheWorkerReadsBack()
+    {
+        var args = WorkerCommandLine.Options("PoolWorker-3", WorkerRole.Pool, ["3", "4"]).ToArray();
+        Assert.That(args, Is.EqualTo(new[] { "worker", "--role", "pool", "--name", "PoolWorker-3", "--wire", "3,4" }));
+        var parsed = WorkerCommandLine.Parse(args);
+        Assert.That((parsed.Name, parsed.Role, parsed.Error), Is.EqualTo(("PoolWorker-3", WorkerRole.Pool, (string?)null)));
+        Assert.That(parsed.Wire, Is.EqualTo(new[] { "3", "4" }));
+    }
+
+    [TestCase(new string[0], "is a library")]
+    [TestCase(new[] { "worker", "--name", "p" }, "--wire FD is required")]
+    [TestCase(new[] { "worker", "--role", "pool", "--wire", "3" }, "needs --wire TASKS,RESULTS")]
+    public void AWrongCommandLineIsNamed(string[] args, string error) =>
+        Assert.That(WorkerCommandLine.Parse(args).Error, Does.Contain(error));
+}
+
+/// <summary>The one place that says how a child ended.</summary>
+public class ExitDescriptionsTests
+{
+    [TestCase(0, "exited with code 0")]
+    [TestCase(3, "exited with code 3")]
+    [TestCase(-9, "was killed by signal 9 (SIGKILL)")]
+    [TestCase(-15, "was killed by signal 15 (SIGTERM)")]
+    [TestCase(-64, "was killed by signal 64 (signal 64)")]
+    [TestCase(null, "ended with an unknown status")]
+    public void AnExitCodeIsDescribedAsPythonCountsIt(int? code, string words) =>
+        Assert.That(ExitDescriptions.Describe(code), Is.EqualTo(words));
+}
