@@ -112,12 +112,20 @@ static class OrphanDemo
     static int WaitForPid(string file)
     {
         var deadline = Environment.TickCount64 + 60_000;
-        while (!File.Exists(file))
+        while (true)
         {
+            try
+            {
+                if (File.Exists(file)) return int.Parse(File.ReadAllText(file));
+            }
+            catch (IOException)
+            {
+                // Windows (seen under Wine): the writer's rename can hold the file open a moment
+                // after it appears, and opening it then is a sharing violation. Look again.
+            }
             if (Environment.TickCount64 > deadline) throw new TimeoutException("the middle process never reported its child's pid");
             Thread.Sleep(5);
         }
-        return int.Parse(File.ReadAllText(file));
     }
 
     static void Show(string when, int pid)
