@@ -62,7 +62,8 @@ int ForkKit_fork_sleep_exit(int64_t sleep_ms, int exit_code);
 /*
  * Opens a pidfd for pid (Linux 5.3+). A pidfd becomes readable when the process exits, which
  * lets a parent wait for a child with a timeout without reaping it.
- * Returns the descriptor (close-on-exec), or -1 with errno (ENOSYS on older kernels).
+ * Returns the descriptor (close-on-exec), or -1 with errno (ENOSYS on older kernels and off
+ * Linux).
  */
 int ForkKit_pidfd_open(int pid);
 
@@ -75,7 +76,7 @@ int ForkKit_wait_readable(int fd, int timeout_ms);
 
 /*
  * Sets the calling thread's name, the "comm" that ps shows (prctl(PR_SET_NAME); the kernel
- * keeps 15 bytes). Returns 0, or -1 with errno.
+ * keeps 15 bytes). Returns 0, or -1 with errno (ENOSYS off Linux).
  */
 int ForkKit_set_comm(const char *name);
 
@@ -87,7 +88,7 @@ int ForkKit_set_cloexec(int fd);
 
 /*
  * prctl(PR_SET_CHILD_SUBREAPER): when on, orphans among this process's descendants are
- * reparented to it instead of to init. Returns 0, or -1 with errno.
+ * reparented to it instead of to init. Returns 0, or -1 with errno (ENOSYS off Linux).
  */
 int ForkKit_set_child_subreaper(int on);
 
