@@ -5,7 +5,8 @@
  * The runtime keeps JIT'd code in a shared double mapping, holds locks that other (now
  * missing) threads owned at the moment of fork, and routes signals to a thread that does not
  * exist in the child. So everything that happens in a child between fork() and execve() or
- * _exit() happens here, in C, using only async-signal-safe calls.
+ * _exit() happens here, in C, using only async-signal-safe calls (docs/design.md, facts 1
+ * and 1b, has the measurements).
  *
  * Conventions: every function returns -1 and leaves errno set on failure, unless its comment
  * says otherwise. Every blocking call is retried on EINTR.
