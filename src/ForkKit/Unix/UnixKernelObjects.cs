@@ -138,7 +138,7 @@ sealed class UnixSharedMemory(IntPtr address, int size) : SharedMemory
 }
 
 /// <summary>
-/// The parent's side of native-interop/forkkit-tracker: started on the first name this process
+/// The parent's side of native-interop/forkkit-tracker.c: started on the first name this process
 /// creates, it is told each name ("+NAME", "-NAME") over a pipe and removes the ones left when
 /// the pipe closes, that is, when this process has died.
 /// </summary>
