@@ -25,6 +25,8 @@ test: build
 test-windows: prerequisites
 	bash .ci/test-windows.sh $(CONFIG)
 
+# ForkKit next to Python's multiprocessing and the C floor, in one run: the reference programs
+# are bench/reference/ (FORKKIT_REFERENCE names another folder). See bench/README.md.
 bench: build
 	bash bench/run.sh $(CONFIG)
 

@@ -3,31 +3,31 @@
 # and the C floor, all measured in this one run on this machine, then a summary table whose
 # ratios are computed from the numbers printed above it.
 # Usage: bash bench/run.sh [CONFIG]   (CONFIG: Release by default, as in the Makefile)
-# The reference scripts are read from $FORKKIT_REFERENCE, by default <repo>/../shared/bench.
+# The reference programs (Python's side and the C floor) are read from $FORKKIT_REFERENCE, by
+# default bench/reference in this repository.
 set -euo pipefail
 
 CONFIG="${1:-Release}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DOTNET="${DOTNET:-dotnet}"
-REFERENCE="${FORKKIT_REFERENCE:-$REPO/../shared/bench}"
+REFERENCE="${FORKKIT_REFERENCE:-$REPO/bench/reference}"
 
 N_FORKKIT=30
 N_PY_SPAWN=30
 N_PY_FORK=100
 N_POOL=100000
 
-if [[ -n "${FORKKIT_REFERENCE:-}" ]]; then from="\$FORKKIT_REFERENCE"; else from="the default, <repo>/../shared/bench"; fi
+REFERENCE_FILES=(start_join.py pool_map.py lock.py limit.c)
+if [[ -n "${FORKKIT_REFERENCE:-}" ]]; then from="\$FORKKIT_REFERENCE"; else from="the default, bench/reference"; fi
 if [[ ! -d "$REFERENCE" ]]; then
     echo "bench: reference folder not found: $REFERENCE ($from)" >&2
-    echo "bench: it holds the reference scripts python/start_join.py and c/limit.c (shared/bench of the project)." >&2
-    echo "bench: point FORKKIT_REFERENCE at it, e.g.  FORKKIT_REFERENCE=/path/to/shared/bench make bench" >&2
+    echo "bench: unset FORKKIT_REFERENCE to use bench/reference, or point it at a folder holding ${REFERENCE_FILES[*]}" >&2
     exit 1
 fi
-for f in python/start_join.py c/limit.c; do
+for f in "${REFERENCE_FILES[@]}"; do
     if [[ ! -f "$REFERENCE/$f" ]]; then
         echo "bench: reference file $f not found in $REFERENCE ($from)" >&2
-        echo "bench: point FORKKIT_REFERENCE at the folder that holds python/start_join.py and c/limit.c," >&2
-        echo "bench: e.g.  FORKKIT_REFERENCE=/path/to/shared/bench make bench" >&2
+        echo "bench: the folder must hold ${REFERENCE_FILES[*]}, as bench/reference does" >&2
         exit 1
     fi
 done
@@ -55,7 +55,7 @@ else
     echo "python:  python3 not found on PATH: the Python rows are skipped"
 fi
 echo "config:  $CONFIG"
-echo "reference scripts: $REFERENCE"
+echo "reference programs: $REFERENCE"
 echo
 
 echo "== build bench/ForkKit.Bench ($CONFIG)"
@@ -79,10 +79,10 @@ echo
 py_spawn_ms=""
 py_fork_ms=""
 if (( have_python )); then
-    echo "== Python multiprocessing: Process(noop) start+join ($REFERENCE/python/start_join.py)"
-    py_spawn_out="$(python3 "$REFERENCE/python/start_join.py" spawn "$N_PY_SPAWN")"
+    echo "== Python multiprocessing: Process(noop) start+join ($REFERENCE/start_join.py)"
+    py_spawn_out="$(python3 "$REFERENCE/start_join.py" spawn "$N_PY_SPAWN")"
     echo "$py_spawn_out (N=$N_PY_SPAWN)"
-    py_fork_out="$(python3 "$REFERENCE/python/start_join.py" fork "$N_PY_FORK")"
+    py_fork_out="$(python3 "$REFERENCE/start_join.py" fork "$N_PY_FORK")"
     echo "$py_fork_out (N=$N_PY_FORK)"
     py_spawn_ms="$(ms_of "$py_spawn_out")"
     py_fork_ms="$(ms_of "$py_fork_out")"
@@ -91,9 +91,9 @@ fi
 
 c_fork_us=""
 c_exec_us=""
-echo "== C floor: raw system calls, no runtime ($REFERENCE/c/limit.c, cc -O2)"
+echo "== C floor: raw system calls, no runtime ($REFERENCE/limit.c, cc -O2)"
 if command -v cc >/dev/null 2>&1; then
-    cc -O2 -o "$TMP/limit" "$REFERENCE/c/limit.c" -lpthread
+    cc -O2 -o "$TMP/limit" "$REFERENCE/limit.c" -lpthread
     c_out="$("$TMP/limit")"
     echo "$c_out"
     c_fork_us="$(sed -n 's/^fork+_exit+waitpid: \([0-9.]*\) us.*/\1/p' <<<"$c_out")"
@@ -103,25 +103,25 @@ else
 fi
 echo
 
-echo "== Pool(2): startup, map of $N_POOL squares, $((N_POOL / 10)) apply_async (ForkKit and $REFERENCE/python/pool_map.py)"
+echo "== Pool(2): startup, map of $N_POOL squares, $((N_POOL / 10)) apply_async (ForkKit and $REFERENCE/pool_map.py)"
 pool_fk="$("$DOTNET" "$REPO/bench/ForkKit.Bench/bin/$CONFIG/net10.0/ForkKit.Bench.dll" pool "$N_POOL" 2)"
 echo "$pool_fk"
 pool_py_spawn=""
 pool_py_fork=""
-if (( have_python )) && [[ -f "$REFERENCE/python/pool_map.py" ]]; then
-    pool_py_spawn="$(python3 "$REFERENCE/python/pool_map.py" spawn "$N_POOL" 2)"
+if (( have_python )); then
+    pool_py_spawn="$(python3 "$REFERENCE/pool_map.py" spawn "$N_POOL" 2)"
     echo "$pool_py_spawn"
-    pool_py_fork="$(python3 "$REFERENCE/python/pool_map.py" fork "$N_POOL" 2)"
+    pool_py_fork="$(python3 "$REFERENCE/pool_map.py" fork "$N_POOL" 2)"
     echo "$pool_py_fork"
 fi
 echo
 
-echo "== Lock: uncontended acquire+release (ForkKit and $REFERENCE/python/lock.py), then contended"
+echo "== Lock: uncontended acquire+release (ForkKit and $REFERENCE/lock.py), then contended"
 lock_fk="$("$DOTNET" "$REPO/bench/ForkKit.Bench/bin/$CONFIG/net10.0/ForkKit.Bench.dll" lock 10000000)"
 echo "$lock_fk"
 lock_py=""
-if (( have_python )) && [[ -f "$REFERENCE/python/lock.py" ]]; then
-    lock_py="$(python3 "$REFERENCE/python/lock.py")"
+if (( have_python )); then
+    lock_py="$(python3 "$REFERENCE/lock.py")"
     echo "python $lock_py"
 fi
 echo

@@ -22,8 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 
 #define MAX_NAME 251
 
@@ -71,7 +73,9 @@ int main(int argc, char **argv) {
     if (pid < 0) return 1;
     if (pid > 0) _exit(0); /* the starter reaps this copy; the tracker lives on detached */
     setsid();
+#if defined(__linux__)
     prctl(PR_SET_NAME, "forkkit-tracker", 0, 0, 0);
+#endif
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);

@@ -1,4 +1,10 @@
-/* libforkkit: see forkkit.h for why this code is C and what each function promises. */
+/* libforkkit: see forkkit.h for why this code is C and what each function promises.
+ *
+ * Portability: built and tested on Linux. What only Linux has (prctl, pidfd_open,
+ * close_range) sits behind __linux__, with a POSIX fallback or an ENOSYS failure elsewhere;
+ * what macOS lacks of POSIX (pipe2, sem_timedwait, a working sem_getvalue) sits behind
+ * __APPLE__. The other branches compile but have not been run: docs/design.md, "The C shim
+ * beyond Linux". */
 #define _GNU_SOURCE
 #include "forkkit.h"
 
@@ -10,15 +16,31 @@
 #include <sys/mman.h>
 #include <signal.h>
 #include <stddef.h>
-#include <linux/close_range.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/close_range.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
 
 #define CHILD_NAME "forkkit-child"
+
+/* The name ps shows for this process (comm). Linux's prctl(PR_SET_NAME) names the calling
+ * thread, which in a freshly forked child is the whole process. */
+static int set_comm(const char *name) {
+#if defined(__linux__)
+    return prctl(PR_SET_NAME, name, 0, 0, 0);
+#else
+    /* Elsewhere no call renames a process for ps (macOS's pthread_setname_np names only the
+     * calling thread, for debuggers). */
+    (void)name;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
 
 /* Resets every caught signal to its default action. Runs in a freshly forked child, with all
  * signals blocked: the parent's handlers belong to the .NET runtime, and a .NET handler that
@@ -92,10 +114,10 @@ static void mark_close_on_exec_except(const int *fd_map, int fd_map_pairs, int m
             if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
         }
     }
-#if defined(SYS_close_range) && defined(CLOSE_RANGE_CLOEXEC)
+#if defined(__linux__) && defined(SYS_close_range) && defined(CLOSE_RANGE_CLOEXEC)
     if (syscall(SYS_close_range, (unsigned)max_target + 1, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
 #endif
-    /* Before Linux 5.11: one fcntl per possible descriptor. */
+    /* Linux before 5.11, and every other Unix: one fcntl per possible descriptor. */
     long max = sysconf(_SC_OPEN_MAX);
     if (max < 0 || max > 65536) max = 65536;
     for (int fd = max_target + 1; fd < max; fd++) {
@@ -151,6 +173,26 @@ spawn_child(const char *path, char *const argv[], char *const envp[], const int 
     child_fail(err_fd, FORKKIT_STEP_EXECVE);
 }
 
+/* A pipe with both ends close-on-exec. */
+static int cloexec_pipe(int fds[2]) {
+#if defined(__APPLE__)
+    /* macOS has no pipe2, so the flag is set a moment after pipe(). A fork by another thread
+     * in that moment copies both ends without it; a child of ForkKit_spawn still drops them at
+     * execve (mark_close_on_exec_except), a child of another library may not. */
+    if (pipe(fds) != 0) return -1;
+    if (ForkKit_set_cloexec(fds[0]) != 0 || ForkKit_set_cloexec(fds[1]) != 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+#else
+    return pipe2(fds, O_CLOEXEC);
+#endif
+}
+
 int ForkKit_spawn(const char *path, char *const argv[], char *const envp[],
                   const int *fd_map, int fd_map_pairs, int *failed_step) {
     *failed_step = FORKKIT_STEP_NONE;
@@ -160,7 +202,7 @@ int ForkKit_spawn(const char *path, char *const argv[], char *const envp[],
         return -1;
     }
     int err_pipe[2];
-    if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    if (cloexec_pipe(err_pipe) != 0) {
         *failed_step = FORKKIT_STEP_PIPE;
         return -1;
     }
@@ -209,7 +251,7 @@ int ForkKit_fork_exit(int exit_code) {
     if (pid == 0) {
         /* The child: name itself for ps, then exit at once. Signals are still blocked, so no
          * runtime handler can run before _exit. */
-        prctl(PR_SET_NAME, CHILD_NAME, 0, 0, 0);
+        set_comm(CHILD_NAME);
         _exit(exit_code);
     }
     int saved = errno;
@@ -221,9 +263,10 @@ int ForkKit_fork_exit(int exit_code) {
 /* Closes every descriptor above stderr in a forked child, so a child that outlives its parent
  * does not keep the parent's pipes (or a test runner's) open. */
 static void close_inherited_descriptors(void) {
-#ifdef SYS_close_range
+#if defined(__linux__) && defined(SYS_close_range)
     if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
 #endif
+    /* Linux before 5.9, and every other Unix: close each possible descriptor. */
     long max = sysconf(_SC_OPEN_MAX);
     if (max < 0 || max > 65536) max = 65536;
     for (int fd = 3; fd < max; fd++) close(fd);
@@ -235,7 +278,7 @@ int ForkKit_fork_sleep_exit(int64_t sleep_ms, int exit_code) {
     pid_t pid = fork();
     if (pid == 0) {
         /* The child: only async-signal-safe calls until _exit. */
-        prctl(PR_SET_NAME, CHILD_NAME, 0, 0, 0);
+        set_comm(CHILD_NAME);
         reset_signal_handlers();
         close_inherited_descriptors();
         restore_signal_mask(&old_mask);
@@ -251,9 +294,10 @@ int ForkKit_fork_sleep_exit(int64_t sleep_ms, int exit_code) {
 }
 
 int ForkKit_pidfd_open(int pid) {
-#ifdef SYS_pidfd_open
+#if defined(__linux__) && defined(SYS_pidfd_open)
     return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0U);
 #else
+    /* No pidfd here: the caller falls back to polling the process table. */
     (void)pid;
     errno = ENOSYS;
     return -1;
@@ -282,9 +326,7 @@ int ForkKit_wait_readable(int fd, int timeout_ms) {
     }
 }
 
-int ForkKit_set_comm(const char *name) {
-    return prctl(PR_SET_NAME, name, 0, 0, 0);
-}
+int ForkKit_set_comm(const char *name) { return set_comm(name); }
 
 int ForkKit_set_cloexec(int fd) {
     int flags = fcntl(fd, F_GETFD);
@@ -401,7 +443,10 @@ static void *map_shared(int fd, int size) {
 void *ForkKit_shm_create(const char *name, int size) {
     char full[NAME_MAX_LEN + 2];
     if (slash_name(name, full) != 0) return NULL;
-    int fd = shm_open(full, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+    /* No O_CLOEXEC: POSIX has shm_open set FD_CLOEXEC itself (glibc adds the flag), macOS
+     * documents only the access, O_CREAT, O_EXCL and O_TRUNC flags, and map_shared closes the
+     * descriptor at once anyway. */
+    int fd = shm_open(full, O_CREAT | O_EXCL | O_RDWR, 0600);
     if (fd < 0) return NULL;
     if (ftruncate(fd, size) != 0) {
         int saved = errno;
@@ -416,7 +461,7 @@ void *ForkKit_shm_create(const char *name, int size) {
 void *ForkKit_shm_open(const char *name, int size) {
     char full[NAME_MAX_LEN + 2];
     if (slash_name(name, full) != 0) return NULL;
-    int fd = shm_open(full, O_RDWR | O_CLOEXEC, 0);
+    int fd = shm_open(full, O_RDWR, 0);
     if (fd < 0) return NULL;
     return map_shared(fd, size);
 }
@@ -430,9 +475,10 @@ int ForkKit_shm_unlink(const char *name) {
 }
 
 int ForkKit_set_child_subreaper(int on) {
-#ifdef PR_SET_CHILD_SUBREAPER
+#if defined(__linux__) && defined(PR_SET_CHILD_SUBREAPER)
     return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0);
 #else
+    /* FreeBSD's procctl(PROC_REAP_ACQUIRE) is the nearest thing; not used here. */
     (void)on;
     errno = ENOSYS;
     return -1;

@@ -5,7 +5,8 @@
  * The runtime keeps JIT'd code in a shared double mapping, holds locks that other (now
  * missing) threads owned at the moment of fork, and routes signals to a thread that does not
  * exist in the child. So everything that happens in a child between fork() and execve() or
- * _exit() happens here, in C, using only async-signal-safe calls.
+ * _exit() happens here, in C, using only async-signal-safe calls (docs/design.md, facts 1
+ * and 1b, has the measurements).
  *
  * Conventions: every function returns -1 and leaves errno set on failure, unless its comment
  * says otherwise. Every blocking call is retried on EINTR.
@@ -62,7 +63,8 @@ int ForkKit_fork_sleep_exit(int64_t sleep_ms, int exit_code);
 /*
  * Opens a pidfd for pid (Linux 5.3+). A pidfd becomes readable when the process exits, which
  * lets a parent wait for a child with a timeout without reaping it.
- * Returns the descriptor (close-on-exec), or -1 with errno (ENOSYS on older kernels).
+ * Returns the descriptor (close-on-exec), or -1 with errno (ENOSYS on older kernels and off
+ * Linux).
  */
 int ForkKit_pidfd_open(int pid);
 
@@ -75,7 +77,7 @@ int ForkKit_wait_readable(int fd, int timeout_ms);
 
 /*
  * Sets the calling thread's name, the "comm" that ps shows (prctl(PR_SET_NAME); the kernel
- * keeps 15 bytes). Returns 0, or -1 with errno.
+ * keeps 15 bytes). Returns 0, or -1 with errno (ENOSYS off Linux).
  */
 int ForkKit_set_comm(const char *name);
 
@@ -87,7 +89,7 @@ int ForkKit_set_cloexec(int fd);
 
 /*
  * prctl(PR_SET_CHILD_SUBREAPER): when on, orphans among this process's descendants are
- * reparented to it instead of to init. Returns 0, or -1 with errno.
+ * reparented to it instead of to init. Returns 0, or -1 with errno (ENOSYS off Linux).
  */
 int ForkKit_set_child_subreaper(int on);
 

@@ -1,5 +1,5 @@
 // ForkKit.Bench: what one ForkKit child costs, measured the way the reference script
-// shared/bench/python/start_join.py measures multiprocessing: start a process whose target does
+// bench/reference/start_join.py measures multiprocessing: start a process whose target does
 // nothing, join it, repeat, divide the wall time by the count. bench/run.sh puts the numbers
 // next to Python's and the C floor.
 using System.Diagnostics;
@@ -33,7 +33,7 @@ static class Program
             return LockBench(cycles);
         Console.Error.WriteLine("usage: ForkKit.Bench start-join N   (N > 0: how many processes to start and join)");
         Console.Error.WriteLine("       ForkKit.Bench lock N         (uncontended Acquire+Release N times; then two processes contending)");
-        Console.Error.WriteLine("       ForkKit.Bench pool N PROCESSES   (as shared/bench/python/pool_map.py: startup, map of N squares, N/10 apply_async)");
+        Console.Error.WriteLine("       ForkKit.Bench pool N PROCESSES   (as bench/reference/pool_map.py: startup, map of N squares, N/10 apply_async)");
         return 2;
     }
 
@@ -53,7 +53,7 @@ static class Program
     }
 
     /// <summary>
-    /// Uncontended Acquire+Release, as shared/bench/python/lock.py measures it; then two processes
+    /// Uncontended Acquire+Release, as bench/reference/lock.py measures it; then two processes
     /// hammering one lock, each N/10 times, per acquire+release; then the hand-off a blocked
     /// waiter sees: two processes passing a permit back and forth over named semaphores
     /// (sem_post waking a sem_wait in the other process), per one-way hand-off.

@@ -108,7 +108,7 @@ static class LabDemos
     // ---- managed code after fork ----
 
     /// <summary>
-    /// The experiment of DESIGN.md fact 1, UNSAFE on purpose: fork() straight from .NET and run
+    /// The experiment of docs/design.md fact 1, UNSAFE on purpose: fork() straight from .NET and run
     /// managed code in the child (format a string, allocate, call a method the parent never
     /// ran, so the child must JIT it), while two threads of the parent allocate. It runs inside
     /// a ForkKit child process, so when it takes its own process down the demo survives to say so.
@@ -186,7 +186,7 @@ static class LabDemos
     static int ManagedFork(DemoOptions o)
     {
         int runs = o.Value<int>("--runs");
-        Console.WriteLine(Ansi.Bold("Managed code after fork, the experiment behind ForkKit's rule (DESIGN.md fact 1)."));
+        Console.WriteLine(Ansi.Bold("Managed code after fork, the experiment behind ForkKit's rule (docs/design.md fact 1)."));
         Console.WriteLine("It runs in a sacrificial child process: fork() from .NET, then managed code in each grandchild, two parent threads allocating.");
         var log = Path.Combine(Path.GetTempPath(), $"forkkit-fork-experiment-{Guid.NewGuid():N}");
         using var experiment = new Process(ForkAndRunManagedCode, runs, log) { Name = "ForkExperiment" };

@@ -30,7 +30,7 @@ static unsafe class Shim
     [DllImport(Library, EntryPoint = "ForkKit_fork_sleep_exit", SetLastError = true)]
     public static extern int ForkSleepExit(long sleepMs, int exitCode);
 
-    /// <summary>pidfd_open(pid, 0). Returns 1) a close-on-exec descriptor; 2) -1 with errno (ENOSYS before Linux 5.3).</summary>
+    /// <summary>pidfd_open(pid, 0). Returns 1) a close-on-exec descriptor; 2) -1 with errno (ENOSYS before Linux 5.3 and off Linux).</summary>
     [DllImport(Library, EntryPoint = "ForkKit_pidfd_open", SetLastError = true)]
     public static extern int PidfdOpen(int pid);
 
@@ -38,7 +38,7 @@ static unsafe class Shim
     [DllImport(Library, EntryPoint = "ForkKit_wait_readable", SetLastError = true)]
     public static extern int WaitReadable(int fd, int timeoutMs);
 
-    /// <summary>prctl(PR_SET_NAME). Returns 1) 0; 2) -1 with errno.</summary>
+    /// <summary>prctl(PR_SET_NAME). Returns 1) 0; 2) -1 with errno (ENOSYS off Linux).</summary>
     [DllImport(Library, EntryPoint = "ForkKit_set_comm", SetLastError = true)]
     public static extern int SetComm(byte* name);
 
@@ -46,7 +46,7 @@ static unsafe class Shim
     [DllImport(Library, EntryPoint = "ForkKit_set_cloexec", SetLastError = true)]
     public static extern int SetCloseOnExec(int fd);
 
-    /// <summary>prctl(PR_SET_CHILD_SUBREAPER). Returns 1) 0; 2) -1 with errno.</summary>
+    /// <summary>prctl(PR_SET_CHILD_SUBREAPER). Returns 1) 0; 2) -1 with errno (ENOSYS off Linux).</summary>
     [DllImport(Library, EntryPoint = "ForkKit_set_child_subreaper", SetLastError = true)]
     public static extern int SetChildSubreaper(int on);
 
