@@ -188,3 +188,17 @@ awk -v fk="$(sed -n 's/^forkkit Lock acquire+release: \([0-9.]*\) ns.*/\1/p' <<<
         printf "%-44s %10s\n", "hand-off to a waiting process (us, one way)", ho
         if (py != "") printf "ForkKit / Python: %.2fx (target: at most 0.5x)\n", fk / py
     }'
+
+echo
+echo "== targets (each ratio from numbers measured above, in this run)"
+# target NAME FORKKIT PYTHON UNIT LIMIT: one line, MET when forkkit/python <= LIMIT.
+target() {
+    awk -v name="$1" -v fk="$2" -v py="$3" -v unit="$4" -v limit="$5" 'BEGIN {
+        if (fk == "" || py == "" || py == 0) { printf "%s: not measured in this run (python3 missing?)\n", name; exit }
+        r = fk / py
+        printf "%s: forkkit %s %s, python %s %s, ratio %.2f x (target <= %s x) %s\n", name, fk, unit, py, unit, r, limit, (r <= limit ? "MET" : "MISSED")
+    }'
+}
+target "start+join vs python spawn" "$forkkit_ms" "$py_spawn_ms" "ms" 1.0
+target "lock uncontended vs python" "$(sed -n 's/^forkkit Lock acquire+release: \([0-9.]*\) ns.*/\1/p' <<<"$lock_fk")" \
+    "$(sed -n 's/.*acquire+release: \([0-9.]*\) ns.*/\1/p' <<<"$lock_py")" "ns" 0.5
