@@ -3,9 +3,11 @@ using NUnit.Framework;
 namespace ForkKit.WindowsTests;
 
 /// <summary>Lock and Semaphore across processes, on named semaphores and a named file mapping.</summary>
-static class LockTests
+[TestFixture]
+public class LockTests
 {
-    public static void FourProcessesIncrementingAFileUnderTheLockLoseNoUpdate()
+    [Test]
+    public void FourProcessesIncrementingAFileUnderTheLockLoseNoUpdate()
     {
         var file = Path.Combine(Path.GetTempPath(), $"forkkit-count-{Guid.NewGuid():N}");
         File.WriteAllText(file, "0");
@@ -25,7 +27,8 @@ static class LockTests
         }
     }
 
-    public static void ALockWhoseHolderDiedIsReportedAbandonedThenFree()
+    [Test]
+    public void ALockWhoseHolderDiedIsReportedAbandonedThenFree()
     {
         using var lk = new Lock();
         using var holder = new Process(Targets.AcquireAndExit, lk);
@@ -38,7 +41,8 @@ static class LockTests
         lk.Release();
     }
 
-    public static void ALockHeldHereMakesANonBlockingAcquireFail()
+    [Test]
+    public void ALockHeldHereMakesANonBlockingAcquireFail()
     {
         using var lk = new Lock();
         Assert.That(lk.Acquire(), Is.True);
@@ -47,7 +51,8 @@ static class LockTests
         Assert.Throws<InvalidOperationException>(() => lk.Release());
     }
 
-    public static void ASemaphoreReleasedInAChildIsAcquiredHereAndItsValueIsReadable()
+    [Test]
+    public void ASemaphoreReleasedInAChildIsAcquiredHereAndItsValueIsReadable()
     {
         using var sem = new Semaphore(0);
         Assert.That(sem.Value, Is.EqualTo(0));
@@ -61,7 +66,8 @@ static class LockTests
         Assert.That(sem.Value, Is.EqualTo(2));
     }
 
-    public static void AnRLockIsReentrantForItsHolder()
+    [Test]
+    public void AnRLockIsReentrantForItsHolder()
     {
         using var rl = new RLock();
         Assert.That(rl.Acquire(), Is.True);
@@ -70,7 +76,8 @@ static class LockTests
         rl.Release();
     }
 
-    public static void ACollidingNameIsRetriedWithAFreshOne()
+    [Test]
+    public void ACollidingNameIsRetriedWithAFreshOne()
     {
         // CreateSemaphoreW opens an existing name instead of failing; ERROR_ALREADY_EXISTS is
         // what tells a collision, and the lock must then take another name.
@@ -94,7 +101,8 @@ static class LockTests
         }
     }
 
-    public static void ANameVanishesWithItsLastHandle()
+    [Test]
+    public void ANameVanishesWithItsLastHandle()
     {
         var sem = new Semaphore(0);
         var name = sem.Name;

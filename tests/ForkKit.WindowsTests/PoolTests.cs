@@ -3,16 +3,19 @@ using NUnit.Framework;
 namespace ForkKit.WindowsTests;
 
 /// <summary>Pool with workers started by CreateProcessW, talking over inherited anonymous pipes.</summary>
-static class PoolTests
+[TestFixture]
+public class PoolTests
 {
-    public static void ApplyRunsInAWorkerAndReturnsTheResult()
+    [Test]
+    public void ApplyRunsInAWorkerAndReturnsTheResult()
     {
         using var pool = new Pool(2);
         Assert.That(pool.Apply(Targets.Square, 7), Is.EqualTo(49));
         Assert.That(pool.WorkerPids, Has.Count.EqualTo(2).And.None.EqualTo(Environment.ProcessId));
     }
 
-    public static void MapKeepsTheInputOrder()
+    [Test]
+    public void MapKeepsTheInputOrder()
     {
         using var pool = new Pool(2);
         var items = Enumerable.Range(0, 200).ToList();
@@ -20,7 +23,8 @@ static class PoolTests
         Assert.That(pool.Map(Targets.Square, items, chunkSize: 7), Is.EqualTo(items.Select(i => i * i).ToList()));
     }
 
-    public static void AnExceptionInATaskReachesTheCallerWithTheWorkersTrace()
+    [Test]
+    public void AnExceptionInATaskReachesTheCallerWithTheWorkersTrace()
     {
         using var pool = new Pool(1);
         var e = Assert.Throws<ArgumentException>(() => pool.Apply(Targets.Fail, 5))!;
@@ -30,7 +34,8 @@ static class PoolTests
         Assert.That(pool.Apply(Targets.Square, 3), Is.EqualTo(9), "the worker goes on after a failed task");
     }
 
-    public static void AWorkerKilledMidTaskFailsThatTaskWithWorkerLostAndThePoolGoesOn()
+    [Test]
+    public void AWorkerKilledMidTaskFailsThatTaskWithWorkerLostAndThePoolGoesOn()
     {
         var marker = Path.Combine(Path.GetTempPath(), $"forkkit-pool-{Guid.NewGuid():N}");
         using var pool = new Pool(1);
@@ -52,7 +57,8 @@ static class PoolTests
         }
     }
 
-    public static void CloseAndJoinEndEveryWorker()
+    [Test]
+    public void CloseAndJoinEndEveryWorker()
     {
         var pool = new Pool(2);
         var pids = pool.WorkerPids;
@@ -62,7 +68,8 @@ static class PoolTests
         Assert.That(pids.Where(Win32.IsRunning), Is.Empty);
     }
 
-    public static void WorkersLoadNoUnixPackage()
+    [Test]
+    public void WorkersLoadNoUnixPackage()
     {
         using var pool = new Pool(1);
         Assert.That(pool.Apply(Targets.LoadedUnixAssemblies), Is.Empty);

@@ -4,9 +4,11 @@ using NUnit.Framework;
 namespace ForkKit.WindowsTests;
 
 /// <summary>The process table from a Toolhelp32 snapshot.</summary>
-static class ProcessTableTests
+[TestFixture]
+public class ProcessTableTests
 {
-    public static void AStartedChildIsListedAmongOurChildren()
+    [Test]
+    public void AStartedChildIsListedAmongOurChildren()
     {
         using var p = new Process(Targets.Sleep, 30_000);
         p.Start();
@@ -26,7 +28,8 @@ static class ProcessTableTests
         }
     }
 
-    public static void TheSnapshotListsThisProcess()
+    [Test]
+    public void TheSnapshotListsThisProcess()
     {
         var me = ProcessTable.Find(Environment.ProcessId);
         Assert.That(me, Is.Not.Null);

@@ -3,7 +3,8 @@ using NUnit.Framework;
 namespace ForkKit.WindowsTests;
 
 /// <summary>Process on CreateProcessW: exit codes as Python's on Windows, join with a timeout, terminate.</summary>
-static class ProcessTests
+[TestFixture]
+public class ProcessTests
 {
     static int? RunToEnd(Delegate target, params object?[] args)
     {
@@ -13,16 +14,20 @@ static class ProcessTests
         return p.ExitCode;
     }
 
-    public static void ATargetThatReturnsExitsWithZero() =>
+    [Test]
+    public void ATargetThatReturnsExitsWithZero() =>
         Assert.That(RunToEnd(Targets.Nothing), Is.EqualTo(0));
 
-    public static void ATargetThatThrowsExitsWithOne() =>
+    [Test]
+    public void ATargetThatThrowsExitsWithOne() =>
         Assert.That(RunToEnd(Targets.Throw), Is.EqualTo(1));
 
-    public static void EnvironmentExitCodePassesThrough() =>
+    [Test]
+    public void EnvironmentExitCodePassesThrough() =>
         Assert.That(RunToEnd(Targets.Exit, 42), Is.EqualTo(42));
 
-    public static void JoinWithATimeoutIsFalseWhileTheChildRunsAndTrueOnceItEnded()
+    [Test]
+    public void JoinWithATimeoutIsFalseWhileTheChildRunsAndTrueOnceItEnded()
     {
         using var p = new Process(Targets.Sleep, 2000);
         p.Start();
@@ -34,7 +39,8 @@ static class ProcessTests
         Assert.That(p.ExitCode, Is.EqualTo(0));
     }
 
-    public static void TerminateGivesMinus15AsInPython()
+    [Test]
+    public void TerminateGivesMinus15AsInPython()
     {
         using var p = new Process(Targets.Sleep, 60_000);
         p.Start();
@@ -43,7 +49,8 @@ static class ProcessTests
         Assert.That(p.ExitCode, Is.EqualTo(-15));
     }
 
-    public static void KillGivesMinus15TooForWindowsHasNoSignals()
+    [Test]
+    public void KillGivesMinus15TooForWindowsHasNoSignals()
     {
         using var p = new Process(Targets.Sleep, 60_000);
         p.Start();
@@ -54,7 +61,8 @@ static class ProcessTests
         Assert.That(p.ToString(), Does.Contain("exitcode=-15"));
     }
 
-    public static void TerminatingAnEndedChildChangesNothing()
+    [Test]
+    public void TerminatingAnEndedChildChangesNothing()
     {
         using var p = new Process(Targets.Exit, 3);
         p.Start();
@@ -65,20 +73,22 @@ static class ProcessTests
         p.Terminate(); // reaped: a no-op
     }
 
-    public static void ANameWithSpacesQuotesAndBackslashesCrossesTheCommandLineIntact()
+    // The name travels in --name on the command line (and, quotes made apostrophes, in the
+    // title that is argv[0]): the quoting must survive the child's command-line parsing.
+    [TestCase("a \"quoted\" name \\ with\\\\ \\\"back\\slashes\\")]
+    [TestCase("")]
+    [TestCase("trailing\\")]
+    [TestCase("tab\tand space")]
+    public void ANameWithSpacesQuotesAndBackslashesCrossesTheCommandLineIntact(string name)
     {
-        // The name travels in --name on the command line (and, quotes made apostrophes, in the
-        // title that is argv[0]): the quoting must survive the child's command-line parsing.
-        foreach (var name in new[] { "a \"quoted\" name \\ with\\\\ \\\"back\\slashes\\", "", "trailing\\", "tab\tand space" })
-        {
-            using var p = new Process(Targets.CheckName, name) { Name = name };
-            p.Start();
-            p.Join();
-            Assert.That(p.ExitCode, Is.EqualTo(0), $"name [{name}]");
-        }
+        using var p = new Process(Targets.CheckName, name) { Name = name };
+        p.Start();
+        p.Join();
+        Assert.That(p.ExitCode, Is.EqualTo(0), $"name [{name}]");
     }
 
-    public static void ADaemonChildDiesWithItsParentEvenWhenTheParentIsKilled()
+    [Test]
+    public void ADaemonChildDiesWithItsParentEvenWhenTheParentIsKilled()
     {
         var pidFile = Path.Combine(Path.GetTempPath(), $"forkkit-daemon-{Guid.NewGuid():N}");
         using var parent = new Process(Targets.StartDaemonThenSleep, pidFile);
@@ -101,7 +111,8 @@ static class ProcessTests
         }
     }
 
-    public static void AChildInheritsOnlyTheHandlesMeantForIt()
+    [Test]
+    public void AChildInheritsOnlyTheHandlesMeantForIt()
     {
         // A pipe whose write end is inheritable, as a careless library might leave one. With the
         // handle list the child does not get it, so once we close our write end the read end
