@@ -1,7 +1,7 @@
 using ForkKit.Cli.Demos;
 using NUnit.Framework;
 
-namespace ForkKit.WindowsTests;
+namespace ForkKit.Tests;
 
 /// <summary>The zombie and orphan demos show the Windows analogue: a handle-held process object, a parent pid never rewritten.</summary>
 [TestFixture]

@@ -9,5 +9,5 @@ public class NoUnixPackage
 {
     [OneTimeTearDown]
     public void NeitherTmdsLibCNorMonoPosixWasLoaded() =>
-        Assert.That(ForkKit.WindowsTests.Loaded.UnixAssemblies(), Is.Empty);
+        Assert.That(ForkKit.Tests.Support.Loaded.UnixAssemblies(), Is.Empty);
 }

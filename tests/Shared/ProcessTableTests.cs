@@ -1,16 +1,19 @@
 using ForkKit.Diagnostics;
-using NUnit.Framework;
+using ForkKit.Tests.Support;
 
-namespace ForkKit.WindowsTests;
+namespace ForkKit.Tests;
 
-/// <summary>The process table from a Toolhelp32 snapshot.</summary>
-[TestFixture]
-public class ProcessTableTests
+/// <summary>
+/// The process table on both platforms (compiled into the Linux and the Windows suite): /proc
+/// on Linux, a Toolhelp32 snapshot on Windows. ProcessTableTests.Unix.cs holds what only
+/// /proc shows.
+/// </summary>
+public partial class ProcessTableTests
 {
     [Test]
     public void AStartedChildIsListedAmongOurChildren()
     {
-        using var p = new Process(Targets.Sleep, 30_000);
+        using var p = new Process(ChildTargets.SleepSeconds, 30.0);
         p.Start();
         try
         {
@@ -18,7 +21,9 @@ public class ProcessTableTests
             var child = children.SingleOrDefault(e => e.Pid == p.Pid);
             Assert.That(child, Is.Not.Null, $"pid {p.Pid} among [{string.Join(", ", children.Select(c => $"{c.Pid} {c.Name}"))}]");
             Assert.That(child!.ParentPid, Is.EqualTo(Environment.ProcessId));
-            Assert.That(child.Name, Does.EndWith(".exe").IgnoreCase);
+            // Toolhelp names a process by its image file; Linux by its comm, which the child
+            // sets to its process name once it runs managed code.
+            if (OperatingSystem.IsWindows()) Assert.That(child.Name, Does.EndWith(".exe").IgnoreCase);
             Assert.That(ProcessTable.Find(p.Pid!.Value), Is.Not.Null);
         }
         finally
@@ -35,4 +40,8 @@ public class ProcessTableTests
         Assert.That(me, Is.Not.Null);
         Assert.That(me!.StartedAt, Is.GreaterThan(DateTime.UtcNow.AddHours(-1)).And.LessThanOrEqualTo(DateTime.UtcNow.AddSeconds(1)));
     }
+
+    [Test]
+    public void FindReturnsNullForAPidThatDoesNotExist() =>
+        Assert.That(ProcessTable.Find(int.MaxValue), Is.Null);
 }
