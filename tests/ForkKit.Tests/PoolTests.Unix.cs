@@ -29,13 +29,12 @@ public partial class PoolTests
     {
         var pool = new Pool(2);
         var before = pool.WorkerPids.ToList();
-        var marker = Path.Combine(Path.GetTempPath(), $"forkkit-victim-{Guid.NewGuid():N}");
         try
         {
-            var victim = pool.ApplyAsync(PoolTargets.AnnounceThenSleep, marker, 60_000);
+            var victim = pool.ApplyAsync(PoolTargets.AnnounceThenSleep, _scratch, 60_000);
             var clock = Stopwatch.StartNew();
-            while (!File.Exists(marker) && clock.Elapsed < Patience) Thread.Sleep(10);
-            int pid = int.Parse(File.ReadAllText(marker));
+            while (!File.Exists(_scratch) && clock.Elapsed < Patience) Thread.Sleep(10);
+            int pid = int.Parse(File.ReadAllText(_scratch));
 
             Syscalls.Kill(pid, Syscalls.SIGKILL);
             var killedAt = Stopwatch.StartNew();
@@ -52,7 +51,6 @@ public partial class PoolTests
         }
         finally
         {
-            File.Delete(marker);
             pool.Close();
             pool.Join();
         }

@@ -24,24 +24,16 @@ public partial class PoolTests
     [Test]
     public void AWorkerKilledMidTaskFailsThatTaskWithWorkerLostAndThePoolGoesOn()
     {
-        var marker = Path.Combine(Path.GetTempPath(), $"forkkit-pool-{Guid.NewGuid():N}");
         using var pool = new Pool(1);
-        try
-        {
-            var victim = pool.ApplyAsync(PoolTargets.AnnounceThenSleep, marker, 60_000);
-            Assert.That(Wait.Until(() => File.Exists(marker)), Is.True, "the task should have started");
-            int pid = pool.WorkerPids.Single();
-            Win32.Kill(pid);
-            var lost = Assert.Throws<WorkerLostException>(() => victim.Get())!;
-            Assert.That(lost.Pid, Is.EqualTo(pid));
-            Assert.That(lost.ExitCode, Is.EqualTo(1), "the exit code TerminateProcess gave it");
-            Assert.That(pool.Apply(PoolTargets.Square, 12), Is.EqualTo(144));
-            Assert.That(pool.WorkerPids.Single(), Is.Not.EqualTo(pid), "a fresh worker replaced the dead one");
-        }
-        finally
-        {
-            File.Delete(marker);
-        }
+        var victim = pool.ApplyAsync(PoolTargets.AnnounceThenSleep, _scratch, 60_000);
+        Assert.That(Wait.Until(() => File.Exists(_scratch)), Is.True, "the task should have started");
+        int pid = pool.WorkerPids.Single();
+        Win32.Kill(pid);
+        var lost = Assert.Throws<WorkerLostException>(() => victim.Get())!;
+        Assert.That(lost.Pid, Is.EqualTo(pid));
+        Assert.That(lost.ExitCode, Is.EqualTo(1), "the exit code TerminateProcess gave it");
+        Assert.That(pool.Apply(PoolTargets.Square, 12), Is.EqualTo(144));
+        Assert.That(pool.WorkerPids.Single(), Is.Not.EqualTo(pid), "a fresh worker replaced the dead one");
     }
 
     [Test]

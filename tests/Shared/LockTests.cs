@@ -13,6 +13,19 @@ namespace ForkKit.Tests;
 /// </summary>
 public partial class LockTests
 {
+    /// <summary>A file name of this test's own in the temp folder; TearDown deletes it, whatever the test did.</summary>
+    string _scratch = "";
+
+    [SetUp]
+    public void NameAScratchFile() => _scratch = Path.Combine(Path.GetTempPath(), $"forkkit-test-{Guid.NewGuid():N}");
+
+    [TearDown]
+    public void DeleteTheScratchFile()
+    {
+        File.Delete(_scratch);
+        File.Delete(_scratch + ".tmp");
+    }
+
     // ---- Python's semantics ----
 
     [Test]
@@ -130,20 +143,12 @@ public partial class LockTests
     public void FourProcessesIncrementingFiveHundredTimesUnderTheLockCountExactly2000()
     {
         using var lk = new Lock();
-        var file = Path.GetTempFileName();
-        try
-        {
-            File.WriteAllText(file, "0");
-            var processes = Enumerable.Range(0, 4).Select(_ => new Process(LockTargets.Increment, lk, file, 500)).ToList();
-            processes.ForEach(p => p.Start());
-            processes.ForEach(p => p.Join());
-            Assert.That(processes.Select(p => p.ExitCode), Is.All.EqualTo(0));
-            Assert.That(File.ReadAllText(file), Is.EqualTo("2000"));
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        File.WriteAllText(_scratch, "0");
+        var processes = Enumerable.Range(0, 4).Select(_ => new Process(LockTargets.Increment, lk, _scratch, 500)).ToList();
+        processes.ForEach(p => p.Start());
+        processes.ForEach(p => p.Join());
+        Assert.That(processes.Select(p => p.ExitCode), Is.All.EqualTo(0));
+        Assert.That(File.ReadAllText(_scratch), Is.EqualTo("2000"));
     }
 
     [Test]
@@ -202,13 +207,12 @@ public partial class LockTests
     public void AWaiterBlockedOnAHolderThatIsKilledGetsAbandonedWithinASecond()
     {
         using var lk = new Lock();
-        var marker = Path.Combine(Path.GetTempPath(), $"forkkit-holder-{Guid.NewGuid():N}");
-        using var holder = new Process(LockTargets.AcquireAndSleep, lk, marker);
+        using var holder = new Process(LockTargets.AcquireAndSleep, lk, _scratch);
         holder.Start();
         try
         {
             var clock = Stopwatch.StartNew();
-            while (!File.Exists(marker) && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(5);
+            while (!File.Exists(_scratch) && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(5);
             var waiter = Task.Run(() =>
             {
                 try { lk.Acquire(); return (Exception?)null; }
@@ -227,7 +231,6 @@ public partial class LockTests
         {
             holder.Kill();
             holder.Join();
-            File.Delete(marker);
         }
     }
 

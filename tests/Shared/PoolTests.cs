@@ -17,6 +17,19 @@ public partial class PoolTests
 {
     static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
+    /// <summary>A file name of this test's own in the temp folder; TearDown deletes it, whatever the test did.</summary>
+    string _scratch = "";
+
+    [SetUp]
+    public void NameAScratchFile() => _scratch = Path.Combine(Path.GetTempPath(), $"forkkit-test-{Guid.NewGuid():N}");
+
+    [TearDown]
+    public void DeleteTheScratchFile()
+    {
+        File.Delete(_scratch);
+        File.Delete(_scratch + ".tmp");
+    }
+
     // ---- construction ----
 
     [Test]
