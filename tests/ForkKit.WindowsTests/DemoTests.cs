@@ -1,10 +1,11 @@
 using ForkKit.Cli.Demos;
 using NUnit.Framework;
 
-namespace ForkKit.WindowsTests;
+namespace ForkKit.Tests;
 
 /// <summary>The zombie and orphan demos show the Windows analogue: a handle-held process object, a parent pid never rewritten.</summary>
-static class DemoTests
+[TestFixture]
+public class DemoTests
 {
     static string RunDemo(Func<DemoOptions, int> demo, params (string Name, object Value)[] options)
     {
@@ -22,14 +23,16 @@ static class DemoTests
         return output.ToString();
     }
 
-    public static void TheZombieDemoShowsAnExitedProcessHeldByItsHandle()
+    [Test]
+    public void TheZombieDemoShowsAnExitedProcessHeldByItsHandle()
     {
         var text = RunDemo(ZombieDemo.Run, ("--hold", 0));
         Assert.That(text, Does.Contain("In the Toolhelp snapshot: not listed"));
         Assert.That(text, Does.Contain("GetExitCodeProcess = 0"));
     }
 
-    public static void TheOrphanDemoShowsTheParentPidIsNotRewritten()
+    [Test]
+    public void TheOrphanDemoShowsTheParentPidIsNotRewritten()
     {
         var text = RunDemo(OrphanDemo.Run, ("--subreaper", false));
         var parent = System.Text.RegularExpressions.Regex.Match(text, @"OrphanParent \(pid (\d+)\) ended");

@@ -5,8 +5,15 @@ using static ForkKit.Tests.Support.ChildTargets;
 
 namespace ForkKit.Tests;
 
-/// <summary>Process semantics, each as Python's multiprocessing.Process has them.</summary>
-public class ProcessTests
+/// <summary>
+/// Process semantics, each as Python's multiprocessing.Process has them, on both platforms
+/// (compiled into the Linux and the Windows suite). ProcessTests.Unix.cs and
+/// ProcessTests.Windows.cs hold what only one platform has.
+/// Exceptions are caught with Assert.Throws, which calls the code directly, not with
+/// Assert.That(code, Throws...), which calls it through Delegate.DynamicInvoke: under Wine, an
+/// exception thrown through a reflection call can hang or crash the test process.
+/// </summary>
+public partial class ProcessTests
 {
     [Test]
     public void ExitCodeIsZeroWhenTheTargetReturns()
@@ -27,18 +34,12 @@ public class ProcessTests
     }
 
     [Test]
-    public void AnUnhandledExceptionGivesExitCodeOneAndATraceOnStderr()
+    public void AnUnhandledExceptionGivesExitCodeOne()
     {
         using var p = new Process(Raise, "the target failed on purpose");
-        using var stderr = StdioCapture.Stderr();
-        stderr.During(p.Start);
+        p.Start();
         p.Join();
-        var text = stderr.ReadToEnd();
-
         Assert.That(p.ExitCode, Is.EqualTo(1));
-        Assert.That(text, Does.Contain($"Process {p.Name}:"));
-        Assert.That(text, Does.Contain("System.InvalidOperationException: the target failed on purpose"));
-        Assert.That(text, Does.Contain("at ForkKit.Tests.Support.ChildTargets.Raise(String message)"), "the child's stack trace");
     }
 
     [Test]
@@ -46,14 +47,12 @@ public class ProcessTests
     {
         using var ok = new Process(SleepAsync, 50);
         using var failing = new Process(ThrowsAsync);
-        using var stderr = StdioCapture.Stderr();
-        stderr.During(() => { ok.Start(); failing.Start(); });
+        ok.Start();
+        failing.Start();
         ok.Join();
         failing.Join();
-
         Assert.That(ok.ExitCode, Is.EqualTo(0));
         Assert.That(failing.ExitCode, Is.EqualTo(1));
-        Assert.That(stderr.ReadToEnd(), Does.Contain("System.TimeoutException: async failure"));
     }
 
     [TestCase(0)]
@@ -69,45 +68,25 @@ public class ProcessTests
     }
 
     [Test]
-    public void TerminateGivesMinus15AndKillGivesMinus9OnARunningChild()
+    public void TerminateGivesMinus15AsInPython()
     {
-        using var terminated = new Process(SleepSeconds, 60.0);
-        using var killed = new Process(SleepSeconds, 60.0);
-        terminated.Start();
-        killed.Start();
-        WaitUntilRunningManagedCode(terminated);
-        WaitUntilRunningManagedCode(killed);
-
-        terminated.Terminate();
-        killed.Kill();
-        terminated.Join();
-        killed.Join();
-
-        Assert.That(terminated.ExitCode, Is.EqualTo(-15));
-        Assert.That(killed.ExitCode, Is.EqualTo(-9));
+        using var p = new Process(SleepSeconds, 60.0);
+        p.Start();
+        p.Terminate();
+        Assert.That(p.Join(TimeSpan.FromSeconds(30)), Is.True);
+        Assert.That(p.ExitCode, Is.EqualTo(-15));
     }
 
-    // The race: a signal sent right after Start reaches a child that is still in the C shim,
-    // in execve, or in the .NET runtime's start-up, before any handler of ours exists.
-    [TestCase(false, -15)]
-    [TestCase(true, -9)]
-    public void SignalRightAfterStartGivesMinusTheSignalOnAHundredChildren(bool kill, int expected)
+    [Test]
+    public void KillGivesMinus9OrOnWindowsMinus15()
     {
-        var processes = Enumerable.Range(0, 100).Select(_ => new Process(SleepSeconds, 60.0)).ToList();
-        try
-        {
-            foreach (var p in processes)
-            {
-                p.Start();
-                if (kill) p.Kill(); else p.Terminate();
-            }
-            foreach (var p in processes) p.Join();
-            Assert.That(processes.Select(p => p.ExitCode), Is.All.EqualTo(expected));
-        }
-        finally
-        {
-            foreach (var p in processes) p.Dispose();
-        }
+        using var p = new Process(SleepSeconds, 60.0);
+        p.Start();
+        Thread.Sleep(300); // this time the child is up and running its target
+        p.Kill();
+        Assert.That(p.Join(TimeSpan.FromSeconds(30)), Is.True);
+        Assert.That(p.ExitCode, Is.EqualTo(Expected.KilledExitCode));
+        Assert.That(p.ToString(), Does.Contain($"exitcode={Expected.KilledExitCode}"));
     }
 
     [Test]
@@ -137,9 +116,9 @@ public class ProcessTests
     public void JoinBeforeStartThrows()
     {
         using var p = new Process(Noop);
-        Assert.That(() => p.Join(), Throws.InvalidOperationException.With.Message.EqualTo("can only join a started process"));
-        Assert.That(() => p.Join(TimeSpan.FromSeconds(1)), Throws.InvalidOperationException);
-        Assert.That(() => p.Terminate(), Throws.InvalidOperationException);
+        Assert.Throws(Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("can only join a started process"), () => p.Join());
+        Assert.Throws(Is.TypeOf<InvalidOperationException>(), () => p.Join(TimeSpan.FromSeconds(1)));
+        Assert.Throws(Is.TypeOf<InvalidOperationException>(), () => p.Terminate());
     }
 
     [Test]
@@ -147,9 +126,9 @@ public class ProcessTests
     {
         using var p = new Process(Noop);
         p.Start();
-        Assert.That(p.Start, Throws.InvalidOperationException.With.Message.EqualTo("cannot start a process twice"));
+        Assert.Throws(Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("cannot start a process twice"), p.Start);
         p.Join();
-        Assert.That(p.Start, Throws.InvalidOperationException.With.Message.EqualTo("cannot start a process twice"));
+        Assert.Throws(Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("cannot start a process twice"), p.Start);
     }
 
     [Test]
@@ -193,7 +172,20 @@ public class ProcessTests
         Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290)).And.LessThan(TimeSpan.FromSeconds(3)));
         p.Kill();
         Assert.That(p.Join(TimeSpan.FromSeconds(30)), Is.True);
-        Assert.That(p.ExitCode, Is.EqualTo(-9));
+        Assert.That(p.ExitCode, Is.EqualTo(Expected.KilledExitCode));
+    }
+
+    [Test]
+    public void JoinWithATimeoutIsFalseWhileTheChildRunsAndTrueOnceItEnded()
+    {
+        using var p = new Process(SleepSeconds, 2.0);
+        p.Start();
+        Assert.That(p.Join(TimeSpan.FromMilliseconds(200)), Is.False);
+        Assert.That(p.IsAlive, Is.True);
+        Assert.That(p.ExitCode, Is.Null);
+        Assert.That(p.Join(TimeSpan.FromSeconds(60)), Is.True);
+        Assert.That(p.IsAlive, Is.False);
+        Assert.That(p.ExitCode, Is.EqualTo(0));
     }
 
     [Test]
@@ -221,7 +213,22 @@ public class ProcessTests
         Assert.That(b.Name, Is.EqualTo($"Process-{n + 1}"));
         b.Name = "Worker";
         Assert.That(b.Name, Is.EqualTo("Worker"));
-        Assert.That(() => b.Name = null!, Throws.ArgumentNullException);
+        Assert.Throws(Is.TypeOf<ArgumentNullException>(), () => b.Name = null!);
+    }
+
+    // The name travels in --name on the child's command line (on Windows also, quotes made
+    // apostrophes, in the title that is argv[0]): Windows joins the arguments into one string
+    // that the child splits again, so the quoting must survive that.
+    [TestCase("a \"quoted\" name \\ with\\\\ \\\"back\\slashes\\")]
+    [TestCase("")]
+    [TestCase("trailing\\")]
+    [TestCase("tab\tand space")]
+    public void ANameWithSpacesQuotesAndBackslashesCrossesTheCommandLineIntact(string name)
+    {
+        using var p = new Process(CheckName, name) { Name = name };
+        p.Start();
+        p.Join();
+        Assert.That(p.ExitCode, Is.EqualTo(0), $"name [{name}]");
     }
 
     [TestCase(StartMethod.Fork)]
@@ -230,7 +237,7 @@ public class ProcessTests
     {
         using var p = new Process(Noop) { StartMethod = method };
         Assert.That(p.StartMethod, Is.EqualTo(method));
-        Assert.That(p.Start, Throws.TypeOf<NotSupportedException>().With.Message.Contains(method.ToString()));
+        Assert.Throws(Is.TypeOf<NotSupportedException>().With.Message.Contains(method.ToString()), p.Start);
         Assert.That(p.Pid, Is.Null);
     }
 
@@ -246,38 +253,9 @@ public class ProcessTests
     {
         using var p = new Process(Noop);
         p.Start();
-        Assert.That(() => p.Daemon = true, Throws.InvalidOperationException);
-        Assert.That(() => p.StartMethod = StartMethod.Fork, Throws.InvalidOperationException);
+        Assert.Throws(Is.TypeOf<InvalidOperationException>(), () => p.Daemon = true);
+        Assert.Throws(Is.TypeOf<InvalidOperationException>(), () => p.StartMethod = StartMethod.Fork);
         p.Join();
-    }
-
-    [Test]
-    public void TheChildInheritsStdoutSoItsLinesReachTheParentsOutput()
-    {
-        using var p = new Process(Print, "hello from the child");
-        using var stdout = StdioCapture.Stdout();
-        stdout.During(p.Start);
-        p.Join();
-        Assert.That(stdout.ReadToEnd(), Is.EqualTo("hello from the child" + Environment.NewLine));
-    }
-
-    [Test]
-    public void TheChildInheritsStderr()
-    {
-        using var p = new Process(PrintError, "to stderr");
-        using var stderr = StdioCapture.Stderr();
-        stderr.During(p.Start);
-        p.Join();
-        Assert.That(stderr.ReadToEnd(), Is.EqualTo("to stderr" + Environment.NewLine));
-    }
-
-    [Test]
-    public void TheChildsStdinIsDevNull()
-    {
-        using var p = new Process(CheckStdinIsDevNull);
-        p.Start();
-        p.Join();
-        Assert.That(p.ExitCode, Is.EqualTo(0), "exit 3 means stdin was not /dev/null or was not empty");
     }
 
     [Test]
@@ -308,20 +286,5 @@ public class ProcessTests
         p.Start();
         p.Join();
         Assert.That(p.ToString(), Is.EqualTo($"<Process name='Shown' pid={p.Pid} stopped exitcode=3>"));
-    }
-
-    /// <summary>
-    /// Waits until the child's worker host has named itself (comm = the process name), which it
-    /// does first thing in managed code: from then on the .NET runtime's signal handling is live.
-    /// </summary>
-    internal static void WaitUntilRunningManagedCode(Process p)
-    {
-        var clock = Stopwatch.StartNew();
-        var expected = p.Name.Length > 15 ? p.Name[..15] : p.Name;
-        while (ProcessTable.Find(p.Pid!.Value)?.Name != expected)
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(30)) Assert.Fail($"{p} never named itself {expected}");
-            Thread.Sleep(5);
-        }
     }
 }

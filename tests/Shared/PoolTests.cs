@@ -1,89 +1,34 @@
 using System.Diagnostics;
 using ForkKit.Diagnostics;
 using ForkKit.Tests.Support;
-using ForkKit.Unix;
 
 namespace ForkKit.Tests;
 
-/// <summary>Targets that run in pool workers.</summary>
-static class PoolTargets
-{
-    public static int Square(int n) => n * n;
-
-    public static int Add(int a, int b) => a + b;
-
-    public static int SlowSquare(int n, int ms)
-    {
-        Thread.Sleep(ms);
-        return n * n;
-    }
-
-    public static int Sleep(int ms)
-    {
-        Thread.Sleep(ms);
-        return ms;
-    }
-
-    public static int Pid() => Environment.ProcessId;
-
-    public static int PidAfter(int ms)
-    {
-        Thread.Sleep(ms);
-        return Environment.ProcessId;
-    }
-
-    /// <summary>Writes its pid to <paramref name="file"/>, then sleeps: a test can kill it mid-task.</summary>
-    public static int AnnounceThenSleep(string file, int ms)
-    {
-        File.WriteAllText(file + ".tmp", Environment.ProcessId.ToString());
-        File.Move(file + ".tmp", file);
-        Thread.Sleep(ms);
-        return 0;
-    }
-
-    public static int Fail(string message) => throw new InvalidOperationException(message);
-
-    public static int FailOn(int n) => n % 5 == 3 ? throw new ArgumentException($"bad item {n}") : n;
-
-    public static int ThrowCustom(int n) => throw new OnlyMessageException($"custom {n}");
-
-    public static int ThrowUnrebuildable(int n) => throw new NoMessageConstructorException(n);
-
-    public static Stream ReturnsStream(int n) => new MemoryStream();
-
-    public static Point ReturnsPoint(int n) => new(n, -n, $"p{n}");
-
-    public static int TakesObject(object o) => 1;
-
-    static int s_initCalls;
-    static string s_initValue = "";
-
-    public static void Init(string value)
-    {
-        s_initCalls++;
-        s_initValue = value;
-    }
-
-    public static string InitState(int _) => $"{s_initCalls}:{s_initValue}";
-
-    public static void InitFails() => throw new InvalidOperationException("initializer failed on purpose");
-
-    public static string Hello() => "hello";
-}
-
-public class OnlyMessageException : Exception
-{
-    public OnlyMessageException(string message) : base(message) { }
-}
-
-public class NoMessageConstructorException : Exception
-{
-    public NoMessageConstructorException(int code) : base($"code {code}") { }
-}
-
-public class PoolTests
+/// <summary>
+/// Pool, as Python's multiprocessing.Pool, on both platforms (compiled into the Linux and the
+/// Windows suite): apply, map and friends, callbacks, remote exceptions, the initializer,
+/// maxTasksPerChild and the pool's lifecycle. PoolTests.Unix.cs and PoolTests.Windows.cs hold
+/// what only one platform has.
+/// Exceptions are caught with Assert.Throws, which calls the code directly, not with
+/// Assert.That(code, Throws...), which calls it through Delegate.DynamicInvoke: under Wine, an
+/// exception thrown through a reflection call can hang or crash the test process.
+/// </summary>
+public partial class PoolTests
 {
     static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    /// <summary>A file name of this test's own in the temp folder; TearDown deletes it, whatever the test did.</summary>
+    string _scratch = "";
+
+    [SetUp]
+    public void NameAScratchFile() => _scratch = Path.Combine(Path.GetTempPath(), $"forkkit-test-{Guid.NewGuid():N}");
+
+    [TearDown]
+    public void DeleteTheScratchFile()
+    {
+        File.Delete(_scratch);
+        File.Delete(_scratch + ".tmp");
+    }
 
     // ---- construction ----
 
@@ -98,23 +43,31 @@ public class PoolTests
     [TestCase(0)]
     [TestCase(-1)]
     public void ZeroOrNegativeProcessesAreRefused(int processes) =>
-        Assert.That(() => new Pool(processes), Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("at least one worker"));
+        Assert.Throws(Is.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("at least one worker"), () => new Pool(processes));
 
     [TestCase(0)]
     [TestCase(-3)]
     public void ZeroOrNegativeMaxTasksPerChildIsRefused(int max) =>
-        Assert.That(() => new Pool(1, maxTasksPerChild: max), Throws.TypeOf<ArgumentOutOfRangeException>());
+        Assert.Throws(Is.TypeOf<ArgumentOutOfRangeException>(), () => new Pool(1, maxTasksPerChild: max));
 
     [Test]
     public void ACapturingLambdaIsRefusedBeforeAnythingIsSent()
     {
         using var pool = new Pool(1);
         int offset = 3;
-        Assert.That(() => pool.Apply((int n) => n + offset, 1), Throws.ArgumentException.With.Message.Contains("'offset'"));
+        Assert.Throws(Is.TypeOf<ArgumentException>().With.Message.Contains("'offset'"), () => pool.Apply((int n) => n + offset, 1));
         Assert.That(pool.Apply(PoolTargets.Square, 3), Is.EqualTo(9));
     }
 
     // ---- apply ----
+
+    [Test]
+    public void ApplyRunsInAWorkerAndReturnsTheResult()
+    {
+        using var pool = new Pool(2);
+        Assert.That(pool.Apply(PoolTargets.Square, 7), Is.EqualTo(49));
+        Assert.That(pool.WorkerPids, Has.Count.EqualTo(2).And.None.EqualTo(Environment.ProcessId));
+    }
 
     [Test]
     public void ApplyReturnsTheResultWithAPlainStaticMethodGroup()
@@ -145,7 +98,7 @@ public class PoolTests
         var result = pool.ApplyAsync(PoolTargets.SlowSquare, 5, 1500);
         Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromMilliseconds(500)), "ApplyAsync returned at once");
         Assert.That(result.Ready, Is.False);
-        Assert.That(() => result.Successful, Throws.InvalidOperationException);
+        Assert.Throws(Is.TypeOf<InvalidOperationException>(), () => _ = result.Successful);
         Assert.That(result.Get(Patience), Is.EqualTo(25));
         Assert.That(result.Ready && result.Successful, Is.True);
     }
@@ -156,7 +109,7 @@ public class PoolTests
         using var pool = new Pool(1);
         var result = pool.ApplyAsync(PoolTargets.Sleep, 30_000);
         var clock = Stopwatch.StartNew();
-        Assert.That(() => result.Get(TimeSpan.FromMilliseconds(300)), Throws.TypeOf<TimeoutException>());
+        Assert.Throws(Is.TypeOf<TimeoutException>(), () => result.Get(TimeSpan.FromMilliseconds(300)));
         Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290)).And.LessThan(TimeSpan.FromSeconds(3)));
         Assert.That(result.Wait(TimeSpan.Zero), Is.False);
     }
@@ -277,6 +230,7 @@ public class PoolTests
     }
 
     [Test]
+    [NotUnderWine("a worker whose task throws a second time crashes in MethodInvoker.Invoke under Wine (0xC0000005)")]
     public void MapAsyncCallsItsErrorCallbackOnceWithTheFirstException()
     {
         using var pool = new Pool(2);
@@ -289,7 +243,7 @@ public class PoolTests
         Assert.That(errors[0], Is.TypeOf<ArgumentException>().With.Message.StartsWith("bad item"));
         Assert.That(callbackCalled, Is.False);
         Assert.That(r.Successful, Is.False);
-        Assert.That(() => r.Get(), Throws.ArgumentException);
+        Assert.Throws(Is.TypeOf<ArgumentException>(), () => r.Get());
     }
 
     [Test]
@@ -315,16 +269,17 @@ public class PoolTests
     // ---- errors ----
 
     [Test]
+    [NotUnderWine("a worker whose task throws a second time crashes in MethodInvoker.Invoke under Wine (0xC0000005)")]
     public void AnExceptionInATaskIsRethrownAsItsTypeWithTheRemoteTrace()
     {
         using var pool = new Pool(1);
         var e = Assert.Throws<InvalidOperationException>(() => pool.Apply(PoolTargets.Fail, "broken on purpose"))!;
         Assert.That(e.Message, Is.EqualTo("broken on purpose"));
         Assert.That(e.InnerException, Is.TypeOf<RemoteTraceback>());
-        Assert.That(e.InnerException!.Message, Does.Contain("at ForkKit.Tests.PoolTargets.Fail(String message)"));
+        Assert.That(e.InnerException!.Message, Does.Contain("at ForkKit.Tests.Support.PoolTargets.Fail(String message)"));
 
         var async = pool.ApplyAsync(PoolTargets.Fail, "again");
-        Assert.That(() => async.Get(), Throws.InvalidOperationException.With.Message.EqualTo("again"));
+        Assert.Throws(Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("again"), () => async.Get());
         Assert.That(pool.Apply(PoolTargets.Square, 6), Is.EqualTo(36), "the pool keeps working");
     }
 
@@ -352,7 +307,7 @@ public class PoolTests
     {
         using var pool = new Pool(1);
         var r = pool.ApplyAsync(PoolTargets.TakesObject, (object)new MemoryStream());
-        Assert.That(() => r.Get(Patience), Throws.ArgumentException.With.Message.Contains("a stream is an open OS resource"));
+        Assert.Throws(Is.TypeOf<ArgumentException>().With.Message.Contains("a stream is an open OS resource"), () => r.Get(Patience));
         Assert.That(pool.Apply(PoolTargets.Square, 5), Is.EqualTo(25));
     }
 
@@ -360,8 +315,7 @@ public class PoolTests
     public void AResultTheWireCannotCarryFailsThatTaskOnly()
     {
         using var pool = new Pool(1);
-        Assert.That(() => pool.Apply(PoolTargets.ReturnsStream, 1),
-            Throws.TypeOf<NotSupportedException>().With.Message.Contains("cannot cross back to the parent"));
+        Assert.Throws(Is.TypeOf<NotSupportedException>().With.Message.Contains("cannot cross back to the parent"), () => pool.Apply(PoolTargets.ReturnsStream, 1));
         Assert.That(pool.Apply(PoolTargets.Square, 5), Is.EqualTo(25));
     }
 
@@ -373,20 +327,6 @@ public class PoolTests
         using var pool = new Pool(2, PoolTargets.Init, ["ready"]);
         var states = pool.Map(PoolTargets.InitState, Enumerable.Range(0, 40), chunkSize: 1);
         Assert.That(states, Is.All.EqualTo("1:ready"));
-    }
-
-    [Test]
-    public void AFailingInitializerFailsTheTasksInsteadOfHanging()
-    {
-        using var stderr = StdioCapture.Stderr();
-        Pool? pool = null;
-        stderr.During(() => pool = new Pool(1, PoolTargets.InitFails));
-        using (pool)
-        {
-            var r = pool!.ApplyAsync(PoolTargets.Square, 2);
-            Assert.That(() => r.Get(Patience), Throws.InvalidOperationException.With.Message.Contains("initializer failed"));
-        }
-        Assert.That(stderr.ReadToEnd(), Does.Contain("initializer failed on purpose"));
     }
 
     [Test]
@@ -411,13 +351,13 @@ public class PoolTests
     {
         var closed = new Pool(1);
         closed.Close();
-        Assert.That(() => closed.Apply(PoolTargets.Square, 1), Throws.InvalidOperationException.With.Message.EqualTo("Pool not running"));
-        Assert.That(() => closed.MapAsync(PoolTargets.Square, [1]), Throws.InvalidOperationException.With.Message.EqualTo("Pool not running"));
+        Assert.Throws(Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("Pool not running"), () => closed.Apply(PoolTargets.Square, 1));
+        Assert.Throws(Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("Pool not running"), () => closed.MapAsync(PoolTargets.Square, [1]));
         closed.Join();
 
         var terminated = new Pool(1);
         terminated.Terminate();
-        Assert.That(() => terminated.ApplyAsync(PoolTargets.Square, 1), Throws.InvalidOperationException.With.Message.EqualTo("Pool not running"));
+        Assert.Throws(Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("Pool not running"), () => terminated.ApplyAsync(PoolTargets.Square, 1));
         terminated.Join();
     }
 
@@ -425,7 +365,7 @@ public class PoolTests
     public void JoinWhileRunningThrows()
     {
         using var pool = new Pool(1);
-        Assert.That(pool.Join, Throws.InvalidOperationException.With.Message.Contains("still running"));
+        Assert.Throws(Is.TypeOf<InvalidOperationException>().With.Message.Contains("still running"), pool.Join);
     }
 
     [Test]
@@ -463,60 +403,8 @@ public class PoolTests
         var workers = pool.WorkerPids.ToList();
         var pending = pool.ApplyAsync(PoolTargets.Sleep, 60_000);
         pool.Dispose();
-        Assert.That(() => pool.Apply(PoolTargets.Square, 1), Throws.InvalidOperationException);
+        Assert.Throws(Is.TypeOf<InvalidOperationException>(), () => pool.Apply(PoolTargets.Square, 1));
         foreach (var pid in workers) Assert.That(ProcessTable.Find(pid), Is.Null);
         Assert.That(pending.Wait(Patience) && !pending.Successful, Is.True);
-    }
-
-    // ---- beyond Python: a worker that dies mid-task ----
-
-    [Test]
-    public void AWorkerKilledMidTaskFailsThatTaskWithWorkerLostAndIsReplaced()
-    {
-        var pool = new Pool(2);
-        var before = pool.WorkerPids.ToList();
-        var marker = Path.Combine(Path.GetTempPath(), $"forkkit-victim-{Guid.NewGuid():N}");
-        try
-        {
-            var victim = pool.ApplyAsync(PoolTargets.AnnounceThenSleep, marker, 60_000);
-            var clock = Stopwatch.StartNew();
-            while (!File.Exists(marker) && clock.Elapsed < Patience) Thread.Sleep(10);
-            int pid = int.Parse(File.ReadAllText(marker));
-
-            Syscalls.Kill(pid, Syscalls.SIGKILL);
-            var killedAt = Stopwatch.StartNew();
-            Assert.That(victim.Wait(TimeSpan.FromSeconds(1)), Is.True, "the task failed within one second of the kill");
-            var lost = Assert.Throws<WorkerLostException>(() => victim.Get())!;
-            Assert.That(lost.Pid, Is.EqualTo(pid));
-            Assert.That(lost.ExitCode, Is.EqualTo(-9));
-            Assert.That(lost.Message, Does.Contain($"(pid {pid})").And.Contain("SIGKILL").And.Contain("AnnounceThenSleep"));
-
-            var others = Enumerable.Range(0, 10).Select(i => pool.ApplyAsync(PoolTargets.Square, i)).ToList();
-            Assert.That(others.Select(r => r.Get(Patience)), Is.EqualTo(Enumerable.Range(0, 10).Select(i => i * i)));
-            Assert.That(pool.WorkerPids, Has.Count.EqualTo(2).And.Not.Contain(pid), "a replacement started");
-            Assert.That(pool.WorkerPids.Except(before), Is.Not.Empty);
-        }
-        finally
-        {
-            File.Delete(marker);
-            pool.Close();
-            pool.Join();
-        }
-        Assert.That(pool.WorkerPids, Is.Empty);
-    }
-
-    // ---- ps ----
-
-    [Test]
-    public void WorkersAreVisibleInPsByRole()
-    {
-        using var pool = new Pool(2);
-        pool.Map(PoolTargets.Square, [1, 2], 1); // both workers are up and named
-        foreach (var pid in pool.WorkerPids)
-        {
-            var entry = ProcessTable.Find(pid)!;
-            Assert.That(entry.Name, Does.Match(@"^PoolWorker-\d+$"));
-            Assert.That(entry.CommandLine, Does.Match($@"^forkkit: {entry.Name} \(parent {Environment.ProcessId}\) "));
-        }
     }
 }

@@ -3,7 +3,8 @@ using ForkKit.Unix;
 
 namespace ForkKit.Tests;
 
-public class ProcessTableTests
+/// <summary>The process table from /proc: zombies, stopped children, the parent pid, the stat line.</summary>
+public partial class ProcessTableTests
 {
     [Test]
     public void AnExitedChildIsAZombieUntilReapedThenGone()
@@ -59,10 +60,6 @@ public class ProcessTableTests
         var e = ProcFs.Parse(42, stat, "cmd")!;
         Assert.That((e.Name, e.State, e.ParentPid), Is.EqualTo(("a (b) c", ProcessState.Sleeping, 7)));
     }
-
-    [Test]
-    public void FindReturnsNullForAPidThatDoesNotExist() =>
-        Assert.That(ProcessTable.Find(int.MaxValue), Is.Null);
 
     /// <summary>Polls the table until the process shows the state (a child changes state on its own schedule).</summary>
     internal static ProcessEntry WaitForState(int pid, ProcessState state)

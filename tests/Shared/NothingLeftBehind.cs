@@ -2,7 +2,7 @@ using ForkKit.Diagnostics;
 
 namespace ForkKit.Tests;
 
-/// <summary>After the whole suite: this test process has no child left, running or zombie.</summary>
+/// <summary>After the whole suite: this test process has no child left, running or (on Linux) a zombie.</summary>
 [SetUpFixture]
 public class NothingLeftBehind
 {

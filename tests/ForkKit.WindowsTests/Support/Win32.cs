@@ -1,69 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace ForkKit.WindowsTests;
+namespace ForkKit.Tests.Support;
 
-/// <summary>What the children of the tests run.</summary>
-static class Targets
-{
-    public static void Nothing() { }
-
-    public static void Throw() => throw new InvalidOperationException("thrown in the child on purpose");
-
-    public static void Exit(int code) => Environment.Exit(code);
-
-    public static void Sleep(int ms) => Thread.Sleep(ms);
-
-    public static int Square(int n) => n * n;
-
-    public static int Fail(int n) => throw new ArgumentException($"no square for {n} today");
-
-    /// <summary>Exits 0 when this process's name (from --name on the command line) is <paramref name="expected"/>, else 3.</summary>
-    public static void CheckName(string expected)
-    {
-        if (Process.CurrentName != expected)
-        {
-            Console.Error.WriteLine($"expected the name [{expected}], got [{Process.CurrentName}]");
-            Environment.Exit(3);
-        }
-    }
-
-    /// <summary>Creates <paramref name="marker"/>, then sleeps: a task the test can catch in the act.</summary>
-    public static int MarkThenSleep(string marker)
-    {
-        File.WriteAllText(marker, Environment.ProcessId.ToString());
-        Thread.Sleep(60_000);
-        return 0;
-    }
-
-    /// <summary>Starts a daemon child that sleeps, writes its pid to <paramref name="pidFile"/>, then sleeps itself.</summary>
-    public static void StartDaemonThenSleep(string pidFile)
-    {
-        var daemon = new Process(Sleep, 60_000) { Daemon = true };
-        daemon.Start();
-        File.WriteAllText(pidFile + ".tmp", daemon.Pid.ToString());
-        File.Move(pidFile + ".tmp", pidFile);
-        Thread.Sleep(60_000);
-    }
-
-    /// <summary>The names of the Unix packages' assemblies loaded in this process: none, on Windows.</summary>
-    public static List<string> LoadedUnixAssemblies() => Loaded.UnixAssemblies();
-
-    /// <summary>Adds 1 to the number in <paramref name="file"/>, <paramref name="times"/> times, each under the lock.</summary>
-    public static void Increment(Lock lk, string file, int times)
-    {
-        for (int i = 0; i < times; i++)
-        {
-            using (lk.Hold())
-                File.WriteAllText(file, (int.Parse(File.ReadAllText(file)) + 1).ToString());
-        }
-    }
-
-    /// <summary>Acquires the lock and returns without releasing it: the child exits holding it.</summary>
-    public static void AcquireAndExit(Lock lk) => lk.Acquire();
-
-    public static void ReleaseOne(Semaphore sem) => sem.Release();
-}
-
+/// <summary>The assemblies of the Unix packages (Tmds.LibC, Mono.Posix) loaded in this process.</summary>
 static class Loaded
 {
     public static List<string> UnixAssemblies() =>
@@ -140,20 +79,5 @@ static class Win32
         {
             CloseHandle(h);
         }
-    }
-}
-
-static class Wait
-{
-    /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="seconds"/> pass; whether it held.</summary>
-    public static bool Until(Func<bool> condition, double seconds = 30)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (condition()) return true;
-            Thread.Sleep(20);
-        }
-        return condition();
     }
 }

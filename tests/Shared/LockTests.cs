@@ -1,0 +1,288 @@
+using System.Diagnostics;
+using ForkKit.Tests.Support;
+
+namespace ForkKit.Tests;
+
+/// <summary>
+/// Lock, RLock and Semaphore as Python's, on both platforms (compiled into the Linux and the
+/// Windows suite), within a process and across processes, and a holder that dies.
+/// LockTests.Unix.cs and LockTests.Windows.cs hold what only one platform has.
+/// Exceptions are caught with Assert.Throws, which calls the code directly, not with
+/// Assert.That(code, Throws...), which calls it through Delegate.DynamicInvoke: under Wine, an
+/// exception thrown through a reflection call can hang or crash the test process.
+/// </summary>
+public partial class LockTests
+{
+    /// <summary>A file name of this test's own in the temp folder; TearDown deletes it, whatever the test did.</summary>
+    string _scratch = "";
+
+    [SetUp]
+    public void NameAScratchFile() => _scratch = Path.Combine(Path.GetTempPath(), $"forkkit-test-{Guid.NewGuid():N}");
+
+    [TearDown]
+    public void DeleteTheScratchFile()
+    {
+        File.Delete(_scratch);
+        File.Delete(_scratch + ".tmp");
+    }
+
+    // ---- Python's semantics ----
+
+    [Test]
+    public void AcquireIsTrueAndANonBlockingAcquireWhileHeldIsFalseAtOnce()
+    {
+        using var lk = new Lock();
+        Assert.That(lk.Acquire(), Is.True);
+        var clock = Stopwatch.StartNew();
+        Assert.That(lk.Acquire(block: false), Is.False, "also by the holder: a Lock is not re-entrant");
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromMilliseconds(100)));
+        lk.Release();
+        Assert.That(lk.Acquire(block: false), Is.True);
+        lk.Release();
+    }
+
+    [Test]
+    public void AcquireWithATimeoutReturnsFalseAfterAboutTheTimeout()
+    {
+        using var lk = new Lock();
+        lk.Acquire();
+        var clock = Stopwatch.StartNew();
+        Assert.That(lk.Acquire(true, TimeSpan.FromMilliseconds(300)), Is.False);
+        Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290)).And.LessThan(TimeSpan.FromSeconds(2)));
+        lk.Release();
+    }
+
+    [Test]
+    public void ANegativeTimeoutCountsAsZero()
+    {
+        using var lk = new Lock();
+        using var rl = new RLock();
+        using var sem = new Semaphore(0);
+        lk.Acquire();
+        var clock = Stopwatch.StartNew();
+        Assert.That(lk.Acquire(true, TimeSpan.FromSeconds(-5)), Is.False);
+        Assert.That(sem.Acquire(true, TimeSpan.FromSeconds(-5)), Is.False);
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromMilliseconds(200)));
+        lk.Release();
+    }
+
+    [Test]
+    public void ReleasingAnUnheldLockThrows()
+    {
+        using var lk = new Lock();
+        Assert.Throws(Is.TypeOf<InvalidOperationException>().With.Message.Contains("released too many times"), lk.Release);
+        lk.Acquire();
+        lk.Release();
+        Assert.Throws(Is.TypeOf<InvalidOperationException>().With.Message.Contains("released too many times"), lk.Release);
+    }
+
+    [Test]
+    public void HoldReleasesOnDispose()
+    {
+        using var lk = new Lock();
+        using (lk.Hold())
+            Assert.That(lk.Acquire(block: false), Is.False);
+        Assert.That(lk.Acquire(block: false), Is.True);
+        lk.Release();
+    }
+
+    [Test]
+    public void AnRLockReentersThreeTimesAndNeedsThreeReleases()
+    {
+        using var rl = new RLock();
+        Assert.That(rl.Acquire() && rl.Acquire() && rl.Acquire(), Is.True);
+        rl.Release();
+        rl.Release();
+        Assert.That(OtherThread(() => rl.Acquire(block: false)), Is.False, "still held after two of three releases");
+        rl.Release();
+        Assert.Throws(Is.TypeOf<InvalidOperationException>(), rl.Release, "a fourth release");
+        Assert.That(OtherThread(() => { bool got = rl.Acquire(block: false); if (got) rl.Release(); return got; }), Is.True);
+    }
+
+    [Test]
+    public void AnRLockCanOnlyBeReleasedByItsHolder()
+    {
+        using var rl = new RLock();
+        rl.Acquire();
+        Assert.That(OtherThread(() => Assert.Throws<InvalidOperationException>(rl.Release)!.Message), Does.Contain("cannot release un-acquired lock"));
+        rl.Release();
+    }
+
+    [Test]
+    public void ASemaphoreOfTwoCountsDownToZero()
+    {
+        using var sem = new Semaphore(2);
+        Assert.That(sem.Value, Is.EqualTo(2));
+        Assert.That(sem.Acquire(), Is.True);
+        Assert.That(sem.Value, Is.EqualTo(1));
+        Assert.That(sem.Acquire(), Is.True);
+        Assert.That(sem.Value, Is.EqualTo(0));
+        Assert.That(sem.Acquire(block: false), Is.False);
+        var clock = Stopwatch.StartNew();
+        Assert.That(sem.Acquire(true, TimeSpan.FromMilliseconds(200)), Is.False);
+        Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(190)));
+        sem.Release();
+        Assert.That(sem.Value, Is.EqualTo(1));
+        using (sem.Hold()) Assert.That(sem.Value, Is.EqualTo(0));
+        Assert.That(sem.Value, Is.EqualTo(1));
+        Assert.Throws(Is.TypeOf<ArgumentOutOfRangeException>(), () => new Semaphore(-1));
+    }
+
+    static T OtherThread<T>(Func<T> f)
+    {
+        T result = default!;
+        var t = new Thread(() => result = f());
+        t.Start();
+        t.Join();
+        return result;
+    }
+
+    // ---- across processes ----
+
+    [Test]
+    public void FourProcessesIncrementingFiveHundredTimesUnderTheLockCountExactly2000()
+    {
+        using var lk = new Lock();
+        File.WriteAllText(_scratch, "0");
+        var processes = Enumerable.Range(0, 4).Select(_ => new Process(LockTargets.Increment, lk, _scratch, 500)).ToList();
+        processes.ForEach(p => p.Start());
+        processes.ForEach(p => p.Join());
+        Assert.That(processes.Select(p => p.ExitCode), Is.All.EqualTo(0));
+        Assert.That(File.ReadAllText(_scratch), Is.EqualTo("2000"));
+    }
+
+    [Test]
+    public void ALockHeldInTheParentIsSeenHeldByAChildAndByAPoolTask()
+    {
+        using var lk = new Lock();
+        using var sem = new Semaphore(1);
+        using var pool = new Pool(1);
+        lk.Acquire();
+        Assert.That(pool.Apply(LockTargets.TryLock, lk), Is.False);
+        lk.Release();
+        Assert.That(pool.Apply(LockTargets.TryLock, lk), Is.True, "the task took it and exits holding it...");
+        Assert.That(lk.Acquire(block: false), Is.False, "...so the parent sees it held by the worker");
+        Assert.That(pool.Apply(LockTargets.TakePermit, sem), Is.EqualTo(1));
+        Assert.That(sem.Value, Is.EqualTo(0));
+    }
+
+    [Test]
+    public void ASemaphoreReleasedInAChildIsAcquiredHereAndItsValueIsReadable()
+    {
+        using var sem = new Semaphore(0);
+        Assert.That(sem.Value, Is.EqualTo(0));
+        using var p = new Process(LockTargets.ReleaseOne, sem);
+        p.Start();
+        Assert.That(sem.Acquire(true, TimeSpan.FromSeconds(30)), Is.True);
+        p.Join();
+        Assert.That(p.ExitCode, Is.EqualTo(0));
+        sem.Release();
+        sem.Release();
+        Assert.That(sem.Value, Is.EqualTo(2));
+    }
+
+    // ---- beyond Python: a holder that dies ----
+
+    [Test]
+    public void TheNextAcquireAfterTheHolderExitedThrowsAbandonedAndTheLockWorksAgain()
+    {
+        using var lk = new Lock();
+        using var holder = new Process(LockTargets.AcquireAndExit, lk);
+        holder.Start();
+        var clock = Stopwatch.StartNew();
+        while (!holder.HasExited && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(5);
+        // The holder is a zombie now (not joined yet): dead all the same.
+        clock.Restart();
+        var e = Assert.Throws<AbandonedLockException>(() => lk.Acquire())!;
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)));
+        Assert.That(e.OwnerPid, Is.EqualTo(holder.Pid));
+        Assert.That(e.Message, Does.Contain($"pid {holder.Pid}").And.Contain(lk.Name));
+        Assert.That(lk.Acquire(block: false), Is.True, "usable again");
+        lk.Release();
+        holder.Join();
+        Assert.That(holder.ExitCode, Is.EqualTo(7));
+    }
+
+    [Test]
+    public void AWaiterBlockedOnAHolderThatIsKilledGetsAbandonedWithinASecond()
+    {
+        using var lk = new Lock();
+        using var holder = new Process(LockTargets.AcquireAndSleep, lk, _scratch);
+        holder.Start();
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            while (!File.Exists(_scratch) && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(5);
+            var waiter = Task.Run(() =>
+            {
+                try { lk.Acquire(); return (Exception?)null; }
+                catch (Exception e) { return e; }
+            });
+            Thread.Sleep(300); // the waiter is asleep on the semaphore by now, or about to be
+            Assert.That(waiter.IsCompleted, Is.False, "the holder is alive: the waiter waits");
+            holder.Kill();
+            var killed = Stopwatch.StartNew();
+            Assert.That(waiter.Wait(TimeSpan.FromSeconds(1)), Is.True, "the waiter noticed within one second");
+            Assert.That(waiter.Result, Is.TypeOf<AbandonedLockException>().With.Property("OwnerPid").EqualTo(holder.Pid));
+            Assert.That(lk.Acquire(true, TimeSpan.FromSeconds(5)), Is.True);
+            lk.Release();
+        }
+        finally
+        {
+            holder.Kill();
+            holder.Join();
+        }
+    }
+
+    [Test]
+    public void ALockWhoseHolderDiedIsReportedAbandonedThenFree()
+    {
+        using var lk = new Lock();
+        using var holder = new Process(LockTargets.AcquireAndReturn, lk);
+        holder.Start();
+        holder.Join();
+        Assert.That(holder.ExitCode, Is.EqualTo(0));
+        var e = Assert.Throws<AbandonedLockException>(() => lk.Acquire(true, TimeSpan.FromSeconds(10)))!;
+        Assert.That(e.OwnerPid, Is.EqualTo(holder.Pid));
+        Assert.That(lk.Acquire(true, TimeSpan.FromSeconds(1)), Is.True);
+        lk.Release();
+    }
+
+    // ---- names ----
+
+    [Test]
+    public void ACollidingNameIsRetriedWithAFreshOne()
+    {
+        // sem_open with O_EXCL fails with EEXIST on a taken name; CreateSemaphoreW opens the
+        // existing object instead, and only ERROR_ALREADY_EXISTS tells. Either way the new lock
+        // must take another name and leave the other objects alone.
+        using var taken = new Semaphore(1);
+        using var takenLock = new Lock();
+        var fresh = Diagnostics.NamedSemaphores.NewName();
+        var names = new Queue<string>([taken.Name, takenLock.Name, fresh]);
+        var original = Synchronization.KernelNames.NewName;
+        Synchronization.KernelNames.NewName = () => names.Count > 0 ? names.Dequeue() : original();
+        try
+        {
+            using var lk = new Lock();
+            Assert.That(lk.Name, Is.EqualTo(fresh));
+            Assert.That(taken.Value, Is.EqualTo(1), "the other semaphore was left alone");
+            Assert.That(takenLock.Acquire(block: false), Is.True, "the other lock was left alone");
+            takenLock.Release();
+        }
+        finally
+        {
+            Synchronization.KernelNames.NewName = original;
+        }
+    }
+
+    [Test]
+    public void ToStringSaysWhoHoldsIt()
+    {
+        using var lk = new Lock();
+        Assert.That(lk.ToString(), Is.EqualTo($"<Lock {lk.Name} free>"));
+        lk.Acquire();
+        Assert.That(lk.ToString(), Is.EqualTo($"<Lock {lk.Name} held by pid {Environment.ProcessId}>"));
+        lk.Release();
+    }
+}

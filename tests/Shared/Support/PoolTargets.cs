@@ -1,0 +1,77 @@
+namespace ForkKit.Tests.Support;
+
+/// <summary>Targets that run in pool workers.</summary>
+static class PoolTargets
+{
+    public static int Square(int n) => n * n;
+
+    public static int Add(int a, int b) => a + b;
+
+    public static int SlowSquare(int n, int ms)
+    {
+        Thread.Sleep(ms);
+        return n * n;
+    }
+
+    public static int Sleep(int ms)
+    {
+        Thread.Sleep(ms);
+        return ms;
+    }
+
+    public static int Pid() => Environment.ProcessId;
+
+    public static int PidAfter(int ms)
+    {
+        Thread.Sleep(ms);
+        return Environment.ProcessId;
+    }
+
+    /// <summary>Writes its pid to <paramref name="file"/>, then sleeps: a test can kill it mid-task.</summary>
+    public static int AnnounceThenSleep(string file, int ms)
+    {
+        File.WriteAllText(file + ".tmp", Environment.ProcessId.ToString());
+        File.Move(file + ".tmp", file);
+        Thread.Sleep(ms);
+        return 0;
+    }
+
+    public static int Fail(string message) => throw new InvalidOperationException(message);
+
+    public static int FailOn(int n) => n % 5 == 3 ? throw new ArgumentException($"bad item {n}") : n;
+
+    public static int ThrowCustom(int n) => throw new OnlyMessageException($"custom {n}");
+
+    public static int ThrowUnrebuildable(int n) => throw new NoMessageConstructorException(n);
+
+    public static Stream ReturnsStream(int n) => new MemoryStream();
+
+    public static Point ReturnsPoint(int n) => new(n, -n, $"p{n}");
+
+    public static int TakesObject(object o) => 1;
+
+    static int s_initCalls;
+    static string s_initValue = "";
+
+    public static void Init(string value)
+    {
+        s_initCalls++;
+        s_initValue = value;
+    }
+
+    public static string InitState(int _) => $"{s_initCalls}:{s_initValue}";
+
+    public static void InitFails() => throw new InvalidOperationException("initializer failed on purpose");
+
+    public static string Hello() => "hello";
+}
+
+public class OnlyMessageException : Exception
+{
+    public OnlyMessageException(string message) : base(message) { }
+}
+
+public class NoMessageConstructorException : Exception
+{
+    public NoMessageConstructorException(int code) : base($"code {code}") { }
+}
