@@ -89,6 +89,7 @@ public class ExitDescriptionsTests
     [TestCase(-9, "was killed by signal 9 (SIGKILL)")]
     [TestCase(-15, "was killed by signal 15 (SIGTERM)")]
     [TestCase(-64, "was killed by signal 64 (signal 64)")]
+    [TestCase(unchecked((int)0xC0000409), "ended with status 0xC0000409")]
     [TestCase(null, "ended with an unknown status")]
     public void AnExitCodeIsDescribedAsPythonCountsIt(int? code, string words) =>
         Assert.That(ExitDescriptions.Describe(code), Is.EqualTo(words));

@@ -26,11 +26,19 @@ static class ExitDescriptions
         _ => $"signal {signal}",
     };
 
-    /// <summary>"exited with code 3", "was killed by signal 9 (SIGKILL)"; for an exit code as Process.ExitCode gives it.</summary>
+    /// <summary>The highest signal number (Linux SIGRTMAX): a lower exit code than its negative is no signal death.</summary>
+    const int LastSignal = 64;
+
+    /// <summary>
+    /// "exited with code 3", "was killed by signal 9 (SIGKILL)"; for an exit code as
+    /// Process.ExitCode gives it. A Windows crash status (an NTSTATUS such as 0xC0000409, which
+    /// reads as a large negative int) is shown in hex: Windows has no signals.
+    /// </summary>
     public static string Describe(int? exitCode) => exitCode switch
     {
         null => "ended with an unknown status",
-        < 0 => $"was killed by signal {-exitCode} ({SignalName(-exitCode.Value)})",
+        >= -LastSignal and < 0 => $"was killed by signal {-exitCode} ({SignalName(-exitCode.Value)})",
+        < 0 => $"ended with status 0x{exitCode:X8}",
         _ => $"exited with code {exitCode}",
     };
 }
