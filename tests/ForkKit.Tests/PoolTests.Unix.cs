@@ -31,10 +31,10 @@ public partial class PoolTests
         var before = pool.WorkerPids.ToList();
         try
         {
-            var victim = pool.ApplyAsync(PoolTargets.AnnounceThenSleep, _scratch, 60_000);
+            var victim = pool.ApplyAsync(PoolTargets.AnnounceThenSleep, Scratch, 60_000);
             var clock = Stopwatch.StartNew();
-            while (!File.Exists(_scratch) && clock.Elapsed < Patience) Thread.Sleep(10);
-            int pid = int.Parse(File.ReadAllText(_scratch));
+            while (!File.Exists(Scratch) && clock.Elapsed < Patience) Thread.Sleep(10);
+            int pid = int.Parse(File.ReadAllText(Scratch));
 
             Syscalls.Kill(pid, Syscalls.SIGKILL);
             var killedAt = Stopwatch.StartNew();

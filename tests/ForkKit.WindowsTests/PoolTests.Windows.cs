@@ -25,8 +25,8 @@ public partial class PoolTests
     public void AWorkerKilledMidTaskFailsThatTaskWithWorkerLostAndThePoolGoesOn()
     {
         using var pool = new Pool(1);
-        var victim = pool.ApplyAsync(PoolTargets.AnnounceThenSleep, _scratch, 60_000);
-        Assert.That(Wait.Until(() => File.Exists(_scratch)), Is.True, "the task should have started");
+        var victim = pool.ApplyAsync(PoolTargets.AnnounceThenSleep, Scratch, 60_000);
+        Assert.That(Wait.Until(() => File.Exists(Scratch)), Is.True, "the task should have started");
         int pid = pool.WorkerPids.Single();
         Win32.Kill(pid);
         var lost = Assert.Throws<WorkerLostException>(() => victim.Get())!;

@@ -11,21 +11,8 @@ namespace ForkKit.Tests;
 /// Assert.That(code, Throws...), which calls it through Delegate.DynamicInvoke: under Wine, an
 /// exception thrown through a reflection call can hang or crash the test process.
 /// </summary>
-public partial class LockTests
+public partial class LockTests : ScratchFileFixture
 {
-    /// <summary>A file name of this test's own in the temp folder; TearDown deletes it, whatever the test did.</summary>
-    string _scratch = "";
-
-    [SetUp]
-    public void NameAScratchFile() => _scratch = Path.Combine(Path.GetTempPath(), $"forkkit-test-{Guid.NewGuid():N}");
-
-    [TearDown]
-    public void DeleteTheScratchFile()
-    {
-        File.Delete(_scratch);
-        File.Delete(_scratch + ".tmp");
-    }
-
     // ---- Python's semantics ----
 
     [Test]
@@ -143,12 +130,12 @@ public partial class LockTests
     public void FourProcessesIncrementingFiveHundredTimesUnderTheLockCountExactly2000()
     {
         using var lk = new Lock();
-        File.WriteAllText(_scratch, "0");
-        var processes = Enumerable.Range(0, 4).Select(_ => new Process(LockTargets.Increment, lk, _scratch, 500)).ToList();
+        File.WriteAllText(Scratch, "0");
+        var processes = Enumerable.Range(0, 4).Select(_ => new Process(LockTargets.Increment, lk, Scratch, 500)).ToList();
         processes.ForEach(p => p.Start());
         processes.ForEach(p => p.Join());
         Assert.That(processes.Select(p => p.ExitCode), Is.All.EqualTo(0));
-        Assert.That(File.ReadAllText(_scratch), Is.EqualTo("2000"));
+        Assert.That(File.ReadAllText(Scratch), Is.EqualTo("2000"));
     }
 
     [Test]
@@ -207,12 +194,12 @@ public partial class LockTests
     public void AWaiterBlockedOnAHolderThatIsKilledGetsAbandonedWithinASecond()
     {
         using var lk = new Lock();
-        using var holder = new Process(LockTargets.AcquireAndSleep, lk, _scratch);
+        using var holder = new Process(LockTargets.AcquireAndSleep, lk, Scratch);
         holder.Start();
         try
         {
             var clock = Stopwatch.StartNew();
-            while (!File.Exists(_scratch) && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(5);
+            while (!File.Exists(Scratch) && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(5);
             var waiter = Task.Run(() =>
             {
                 try { lk.Acquire(); return (Exception?)null; }

@@ -13,22 +13,9 @@ namespace ForkKit.Tests;
 /// Assert.That(code, Throws...), which calls it through Delegate.DynamicInvoke: under Wine, an
 /// exception thrown through a reflection call can hang or crash the test process.
 /// </summary>
-public partial class PoolTests
+public partial class PoolTests : ScratchFileFixture
 {
     static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-
-    /// <summary>A file name of this test's own in the temp folder; TearDown deletes it, whatever the test did.</summary>
-    string _scratch = "";
-
-    [SetUp]
-    public void NameAScratchFile() => _scratch = Path.Combine(Path.GetTempPath(), $"forkkit-test-{Guid.NewGuid():N}");
-
-    [TearDown]
-    public void DeleteTheScratchFile()
-    {
-        File.Delete(_scratch);
-        File.Delete(_scratch + ".tmp");
-    }
 
     // ---- construction ----
 
