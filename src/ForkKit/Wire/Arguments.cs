@@ -28,10 +28,10 @@ static class Arguments
     }
 
     /// <summary>
-    /// Checks the arguments against the method's parameters, in the parent, without encoding
-    /// anything that would be thrown away: every problem is reported before any process starts,
-    /// naming the argument. Only a value that is not plain (not a number, string or bool) is
-    /// tried through the serializer, since only that can tell whether it survives the trip.
+    /// Checks the arguments against the method's parameters, in the parent, without building a
+    /// message: every problem is reported before any process starts, naming the argument. Plain
+    /// values (numbers, strings, bools) are checked by type alone; only a value that is not plain
+    /// is tried through the serializer, since only that can tell whether it survives the trip.
     /// </summary>
     /// <exception cref="ArgumentException">An argument is missing, extra, of the wrong type or cannot cross.</exception>
     public static void Check(MethodInfo method, object?[] args, string paramName)
