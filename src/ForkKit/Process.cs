@@ -1,7 +1,6 @@
 using ForkKit.Launching;
 using ForkKit.Platform;
 using ForkKit.Wire;
-using ForkKit.Worker;
 
 namespace ForkKit;
 

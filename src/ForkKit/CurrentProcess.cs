@@ -1,4 +1,4 @@
-namespace ForkKit.Worker;
+namespace ForkKit;
 
 /// <summary>
 /// Who this process is, for Process.CurrentName. Kept apart from Process so that a child can
