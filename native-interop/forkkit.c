@@ -244,6 +244,25 @@ int ForkKit_spawn(const char *path, char *const argv[], char *const envp[],
     return pid;
 }
 
+int ForkKit_fork(void) {
+    sigset_t old_mask;
+    block_all_signals(&old_mask);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child: the runtime's handlers go before any signal can reach one, then every
+         * signal may arrive again, each with its default action. */
+        reset_signal_handlers();
+        sigset_t none;
+        sigemptyset(&none);
+        pthread_sigmask(SIG_SETMASK, &none, NULL);
+        return 0;
+    }
+    int saved = errno;
+    restore_signal_mask(&old_mask);
+    errno = saved;
+    return pid;
+}
+
 int ForkKit_fork_exit(int exit_code) {
     sigset_t old_mask;
     block_all_signals(&old_mask);

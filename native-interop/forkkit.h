@@ -47,6 +47,16 @@ int ForkKit_spawn(const char *path, char *const argv[], char *const envp[],
                   const int *fd_map, int fd_map_pairs, int *failed_step);
 
 /*
+ * fork() for ForkKit's guarded Syscalls.Fork(): the caller's managed code goes on in the child.
+ * That is sound only in a process that started with the settings of docs/design.md fact 1b;
+ * the managed side refuses otherwise. Signals are blocked around the fork; in the child every
+ * caught signal is reset to its default action (the runtime's handlers would hand signals to a
+ * thread the child does not have) and the signal mask is emptied before it returns.
+ * Returns 0 in the child, the child's pid in the parent, or -1 with errno set.
+ */
+int ForkKit_fork(void);
+
+/*
  * Forks a child that sets its name to "forkkit-child" and calls _exit(exit_code) at once.
  * Until the caller waits for it, the child is a zombie (state Z in ps).
  * Returns the child's pid, or -1 with errno set when fork() failed.

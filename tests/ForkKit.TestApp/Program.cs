@@ -41,8 +41,31 @@ switch (args.FirstOrDefault())
         if (args[0] == "lock-sleep") Thread.Sleep(60_000);
         return 0;
     }
+    case "fork-safety":
+        Console.WriteLine($"enabled {ForkKit.Unix.ForkSafety.IsEnabled}");
+        return 0;
+    case "fork":
+    case "fork-threaded":
+    {
+        // Syscalls.Fork from a program started with the fork-safe settings: the child runs
+        // managed code (new code to compile, allocation, a collection), reports, and _exits.
+        if (args[0] == "fork-threaded") new Thread(() => Thread.Sleep(Timeout.Infinite)) { IsBackground = true, Name = "busy" }.Start();
+        int parentPid = Environment.ProcessId;
+        var list = new List<int> { 1, 2, 3 };
+        int pid = ForkKit.Unix.Syscalls.Fork();
+        if (pid == 0)
+        {
+            list.Add(4); // the child's copy; the parent's list stays as it was
+            GC.Collect();
+            Console.WriteLine($"child getpid {ForkKit.Unix.Syscalls.GetPid()} ProcessId {Environment.ProcessId} parent {ForkKit.Unix.Syscalls.GetParentPid()} sum {Scenarios.Sum(list)}");
+            ForkKit.Unix.Syscalls.Exit(7);
+        }
+        var status = ForkKit.Unix.Syscalls.WaitPid(pid);
+        Console.WriteLine($"parent {parentPid} child {pid} exit {status.ToExitCode()} count {list.Count}");
+        return 0;
+    }
     default:
-        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE | lock-exit | lock-throw | lock-sleep");
+        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE | lock-exit | lock-throw | lock-sleep | fork-safety | fork | fork-threaded");
         return 2;
 }
 
@@ -52,6 +75,9 @@ static class Scenarios
         Console.WriteLine($"{ForkKit.Process.CurrentName} (pid {Environment.ProcessId}, parent {ForkKit.Unix.Syscalls.GetParentPid()}): {text}");
 
     public static void Sleep(int ms) => Thread.Sleep(ms);
+
+    /// <summary>Not called before the fork: the child compiles it.</summary>
+    public static int Sum(List<int> values) => values.Sum();
 
     public static void SleepThenWrite(int ms, string marker)
     {

@@ -22,6 +22,14 @@ static unsafe class Shim
     [DllImport(Library, EntryPoint = "ForkKit_spawn", SetLastError = true)]
     public static extern int Spawn(byte* path, byte** argv, byte** envp, int* fdMap, int fdMapPairs, out SpawnStep failedStep);
 
+    /// <summary>
+    /// fork for <see cref="Syscalls.Fork"/>: signals blocked around it; in the child, caught
+    /// signals reset to their defaults and the mask emptied. Returns 1) 0 in the child; 2) the
+    /// child's pid in the parent; 3) -1 with errno.
+    /// </summary>
+    [DllImport(Library, EntryPoint = "ForkKit_fork", SetLastError = true)]
+    public static extern int Fork();
+
     /// <summary>fork; the child _exit(exitCode)s at once. Returns 1) the child's pid; 2) -1 with errno.</summary>
     [DllImport(Library, EntryPoint = "ForkKit_fork_exit", SetLastError = true)]
     public static extern int ForkExit(int exitCode);

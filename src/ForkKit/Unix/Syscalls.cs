@@ -10,10 +10,11 @@ namespace ForkKit.Unix;
 /// <see cref="SyscallException"/> that names the call and carries errno when it fails.
 /// </summary>
 /// <remarks>
-/// There is deliberately no managed <c>Fork()</c> here: a forked copy of a .NET process must
-/// not run managed code (the JIT's shared code mapping, locks held by threads that do not
-/// exist in the child, signal handling routed to a missing thread). The forking helpers below
-/// run their whole child in C (native-interop/forkkit.c) and never return into .NET there.
+/// A forked copy of a .NET process may run managed code only under the conditions of
+/// docs/design.md fact 1b (the JIT's shared code mapping, locks held by threads that do not
+/// exist in the child, signal handling routed to a missing thread). So <see cref="Fork"/> is
+/// guarded by <see cref="ForkSafety"/>, and the other forking helpers run their whole child in
+/// C (native-interop/forkkit.c) and never return into .NET there.
 /// </remarks>
 public static class Syscalls
 {
@@ -55,6 +56,62 @@ public static class Syscalls
         if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"kill({pid}, {SignalName(signal)})");
         if (kill(pid, signal) == 0) return;
         throw new SyscallException($"kill({pid}, {signal})", errno);
+    }
+
+    /// <summary>
+    /// fork(2): a copy of this process, which goes on from here in both. Returns 0 in the child
+    /// and the child's pid in the parent. In the child, signal handlers are back to their
+    /// defaults and no signal is blocked; <see cref="Environment.ProcessId"/> is the child's own.
+    /// </summary>
+    /// <remarks>
+    /// <para><b>Safety.</b> A forked .NET runtime crashes or hangs unless the process started
+    /// with <see cref="ForkSafety.Settings"/> and the forking thread is the only one doing work
+    /// (docs/design.md, facts 1 and 1b). Without the settings this method refuses; with threads
+    /// of the program's own it warns on stderr, as CPython 3.12 does, and forks. The child has
+    /// only the forking thread. It should end with <see cref="Exit"/>, never by returning from
+    /// Main or with Environment.Exit: those run the parent's exit handlers in the child, which
+    /// would join the parent's children and remove the parent's named semaphores.</para>
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">The process did not start with the fork-safe settings.</exception>
+    /// <exception cref="SyscallException">fork failed (EAGAIN, ENOMEM).</exception>
+    public static int Fork()
+    {
+        if (!ForkSafety.IsEnabled)
+            throw new InvalidOperationException(
+                "Syscalls.Fork() refused: this process did not start with the fork-safe settings, and a forked .NET runtime " +
+                "then crashes (SIGSEGV in the JIT's shared code mapping) or hangs (a lock held by a thread the child does not have). " +
+                $"Start the program with {ForkSafety.SettingsText} (docs/design.md, facts 1 and 1b), or use StartMethod.Spawn.");
+        var own = ForkSafety.OwnThreads();
+        if (own.Count > 0)
+            Console.Error.WriteLine(
+                $"ForkKit: warning: this process has {own.Count} thread(s) of its own ({string.Join(", ", own.Distinct())}); " +
+                "a forked child may deadlock on a lock one of them held. Fork before starting threads.");
+        int pid = Shim.Fork();
+        if (pid < 0) throw new SyscallException("fork", Marshal.GetLastPInvokeError());
+        if (pid == 0)
+        {
+            // The runtime caches the pid on first read; the child must not report its parent's.
+            s_processIdCache?.SetValue(null, 0);
+            return 0;
+        }
+        if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"fork() = {pid}; child: goes on running managed code");
+        return pid;
+    }
+
+    /// <summary>Environment.ProcessId's cache (a private field of the runtime); null if a runtime names it otherwise.</summary>
+    static readonly System.Reflection.FieldInfo? s_processIdCache =
+        typeof(Environment).GetField("s_processId", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic);
+
+    /// <summary>
+    /// _exit(2): ends this process at once with <paramref name="code"/>, running no exit handlers
+    /// (the console's writers are flushed first, nothing else). How a forked child ends, as
+    /// Python's os._exit.
+    /// </summary>
+    public static void Exit(int code)
+    {
+        Console.Out.Flush();
+        Console.Error.Flush();
+        _exit(code);
     }
 
     /// <summary>

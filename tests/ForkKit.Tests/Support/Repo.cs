@@ -26,8 +26,12 @@ static class Repo
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed);
 
-    /// <summary>Runs a program to completion (killing it after <paramref name="limit"/>) and captures its output.</summary>
-    public static Result Run(string file, IEnumerable<string> args, TimeSpan limit, string? workingDir = null)
+    /// <summary>
+    /// Runs a program to completion (killing it after <paramref name="limit"/>) and captures its
+    /// output; <paramref name="environment"/> adds or replaces variables of the child's environment.
+    /// </summary>
+    public static Result Run(string file, IEnumerable<string> args, TimeSpan limit, string? workingDir = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(file)
         {
@@ -39,6 +43,7 @@ static class Repo
         foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         var clock = Stopwatch.StartNew();
         using var p = System.Diagnostics.Process.Start(info)!;
         p.StandardInput.Close();
