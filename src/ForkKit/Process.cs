@@ -18,6 +18,7 @@ public sealed class Process : IDisposable
 
     readonly object _gate = new();
     readonly System.Reflection.MethodInfo _method;
+    readonly object? _instance;
     readonly TargetReference _target;
     readonly object?[] _args;
     string _name;
@@ -36,6 +37,7 @@ public sealed class Process : IDisposable
     {
         _target = Targets.Describe(target, nameof(target));
         _method = target.Method;
+        _instance = target.Target;
         _args = args ?? [null];
         Arguments.Check(_method, _args, nameof(args));
         _name = $"Process-{Interlocked.Increment(ref s_counter)}";
@@ -88,7 +90,7 @@ public sealed class Process : IDisposable
 
     /// <summary>Starts the child with its start method's launcher (Spawn: fork, exec the worker host), and sends it the target and arguments.</summary>
     /// <exception cref="InvalidOperationException">The process was started before.</exception>
-    /// <exception cref="NotSupportedException">The start method is not available (Fork, ForkServer); nothing was started.</exception>
+    /// <exception cref="NotSupportedException">The start method is not available (Fork outside a process started with the fork-safe settings, or on Windows; ForkServer); nothing was started.</exception>
     public void Start()
     {
         lock (_gate)
@@ -99,8 +101,12 @@ public sealed class Process : IDisposable
 
             // Encoded now, not at construction, so the child sees the arguments as they are at
             // Start (Python pickles them in start() too).
-            var start = WorkerStart.Write(_name, _target, Arguments.Encode(_method, _args, "args"));
-            _child = launcher.Launch(new WorkerSpec(_name, WorkerRole.Process, start, DiesWithParent: _daemon)).Child;
+            var name = _name;
+            var (method, instance, args) = (_method, _instance, _args);
+            _child = launcher.Launch(new WorkerSpec(name, WorkerRole.Process,
+                StartMessage: () => WorkerStart.Write(name, _target, Arguments.Encode(method, args, "args")),
+                DiesWithParent: _daemon,
+                RunInForkedChild: () => Worker.ForkedChild.Run(name, method, instance, args))).Child;
             Register(this);
         }
     }
@@ -199,6 +205,12 @@ public sealed class Process : IDisposable
     static void Unregister(Process p)
     {
         lock (s_registryGate) s_children.Remove(p);
+    }
+
+    /// <summary>In a child forked by StartMethod.Fork: the parent's children are not this process's to join.</summary>
+    internal static void ForgetChildrenInForkedChild()
+    {
+        lock (s_registryGate) s_children.Clear();
     }
 
     /// <summary>The children started here and not yet reaped.</summary>

@@ -6,7 +6,11 @@ public enum StartMethod
     /// <summary>fork+exec a fresh .NET worker host that loads the target by name (the default).</summary>
     Spawn,
 
-    /// <summary>Run the target in a forked copy of the parent (not available: see <see cref="Process.Start"/>).</summary>
+    /// <summary>
+    /// Run the target in a forked copy of the parent, on the parent's memory as it is at Start
+    /// (nothing is serialised). A lab mode: available only in a process that started with
+    /// <see cref="Unix.ForkSafety.Settings"/>, never on Windows (Windows has no fork).
+    /// </summary>
     Fork,
 
     /// <summary>A quiet helper process forks workers on request (not available yet).</summary>

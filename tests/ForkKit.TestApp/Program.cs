@@ -64,8 +64,39 @@ switch (args.FirstOrDefault())
         Console.WriteLine($"parent {parentPid} child {pid} exit {status.ToExitCode()} count {list.Count}");
         return 0;
     }
+    case "fork-process":
+    {
+        // Process with StartMethod.Fork: the child sees the parent's memory as it was at Start
+        // (no serialisation), its changes stay its own, and exit codes are Python's.
+        Scenarios.Shared = 41;
+        using (var p = new Process(Scenarios.IncrementShared, "from the fork") { StartMethod = StartMethod.Fork })
+        {
+            p.Start();
+            p.Join();
+            Console.WriteLine($"parent {Environment.ProcessId}: child {p.Pid} exit {p.ExitCode}, shared still {Scenarios.Shared}");
+        }
+        foreach (var (what, target, arg) in new (string, Delegate, object)[]
+        {
+            ("throws", new Action<string>(Scenarios.Throw), "on purpose"),
+            ("exit", new Action<int>(Scenarios.ExitWith), 5),
+        })
+        {
+            using var p = new Process(target, arg) { StartMethod = StartMethod.Fork };
+            p.Start();
+            p.Join();
+            Console.WriteLine($"{what}: exit {p.ExitCode}");
+        }
+        using (var p = new Process(Scenarios.Sleep, 60_000) { StartMethod = StartMethod.Fork })
+        {
+            p.Start();
+            p.Terminate();
+            p.Join();
+            Console.WriteLine($"terminate: exit {p.ExitCode}");
+        }
+        return 0;
+    }
     default:
-        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE | lock-exit | lock-throw | lock-sleep | fork-safety | fork | fork-threaded");
+        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE | lock-exit | lock-throw | lock-sleep | fork-safety | fork | fork-threaded | fork-process");
         return 2;
 }
 
@@ -75,6 +106,19 @@ static class Scenarios
         Console.WriteLine($"{ForkKit.Process.CurrentName} (pid {Environment.ProcessId}, parent {ForkKit.Unix.Syscalls.GetParentPid()}): {text}");
 
     public static void Sleep(int ms) => Thread.Sleep(ms);
+
+    /// <summary>Set by the parent before a Fork start; the child reads the parent's value from its copy of memory.</summary>
+    public static int Shared;
+
+    public static void IncrementShared(string text)
+    {
+        Shared++;
+        Console.WriteLine($"{ForkKit.Process.CurrentName} (pid {Environment.ProcessId}, parent {ForkKit.Unix.Syscalls.GetParentPid()}): shared {Shared}, {text}");
+    }
+
+    public static void Throw(string why) => throw new InvalidOperationException(why);
+
+    public static void ExitWith(int code) => Environment.Exit(code);
 
     /// <summary>Not called before the fork: the child compiles it.</summary>
     public static int Sum(List<int> values) => values.Sum();

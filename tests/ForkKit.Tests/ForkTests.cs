@@ -65,4 +65,18 @@ public class ForkTests
         Assert.That(r.Stderr, Does.Contain("warning: this process has 1 thread(s) of its own (busy)"));
         Assert.That(r.Stdout, Does.Match(@"exit 7 count 3"));
     }
+
+    [Test]
+    public void StartMethodForkRunsTheTargetOnTheParentsMemoryWithPythonsExitCodes()
+    {
+        var r = RunApp("fork-process", Settings());
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.Stdout + r.Stderr);
+        var child = Regex.Match(r.Stdout, @"Process-\d+ \(pid (\d+), parent (\d+)\): shared 42, from the fork");
+        var parent = Regex.Match(r.Stdout, @"parent (\d+): child (\d+) exit 0, shared still 41");
+        Assert.That(child.Success && parent.Success, Is.True, r.Stdout + r.Stderr);
+        Assert.That((child.Groups[1].Value, child.Groups[2].Value), Is.EqualTo((parent.Groups[2].Value, parent.Groups[1].Value)),
+            "the child is the parent's own, and knows its own pid");
+        Assert.That(r.Stdout, Does.Contain("throws: exit 1").And.Contain("exit: exit 5").And.Contain("terminate: exit -15"));
+        Assert.That(r.Stderr, Does.Contain("System.InvalidOperationException: on purpose"), "the failing child's trace, on the shared stderr");
+    }
 }

@@ -27,16 +27,25 @@ public class LaunchingTests
     public void AnUnavailableStartMethodStartsNothingAndSaysWhy(StartMethod method, string why)
     {
         int before = ProcessTable.ChildrenOf(Environment.ProcessId).Count;
-        var spec = new WorkerSpec("Process-x", WorkerRole.Process, StartMessage("Process-x", ChildTargets.Noop), DiesWithParent: false);
+        var spec = new WorkerSpec("Process-x", WorkerRole.Process, () => StartMessage("Process-x", ChildTargets.Noop), DiesWithParent: false,
+            RunInForkedChild: () => 0);
         Assert.That(() => Launchers.For(method).Launch(spec), Throws.TypeOf<NotSupportedException>().With.Message.Contains(why));
         Assert.That(ProcessTable.ChildrenOf(Environment.ProcessId), Has.Count.EqualTo(before), "no child was started");
+    }
+
+    [Test]
+    public void ForkRefusesWorkThatCannotRunInAForkedCopy()
+    {
+        var spec = new WorkerSpec("PoolWorker-x", WorkerRole.Pool, () => StartMessage("PoolWorker-x", null), DiesWithParent: true);
+        Assert.That(() => ForkLauncher.Instance.Launch(spec),
+            Throws.TypeOf<NotSupportedException>().With.Message.Contains("cannot start a Pool worker"));
     }
 
     [Test]
     public void ASpawnedProcessChildRunsItsStartMessageAndKeepsNoPipeOpenToUs()
     {
         var launched = SpawnLauncher.Instance.Launch(
-            new WorkerSpec("Launched-1", WorkerRole.Process, StartMessage("Launched-1", ChildTargets.ExitWith, 7), DiesWithParent: false));
+            new WorkerSpec("Launched-1", WorkerRole.Process, () => StartMessage("Launched-1", ChildTargets.ExitWith, 7), DiesWithParent: false));
         using var child = launched.Child;
         Assert.That((launched.Tasks, launched.Results), Is.EqualTo(((FileStream?)null, (FileStream?)null)));
         Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
@@ -47,7 +56,7 @@ public class LaunchingTests
     public void ASpawnedPoolWorkerGetsBothPipesAndExitsWhenItsTaskPipeCloses()
     {
         var launched = SpawnLauncher.Instance.Launch(
-            new WorkerSpec("Launched-2", WorkerRole.Pool, StartMessage("Launched-2", null), DiesWithParent: true));
+            new WorkerSpec("Launched-2", WorkerRole.Pool, () => StartMessage("Launched-2", null), DiesWithParent: true));
         using var child = launched.Child;
         Assert.That(launched.Tasks, Is.Not.Null);
         Assert.That(launched.Results, Is.Not.Null);

@@ -1,15 +1,21 @@
+using ForkKit.Platform;
+
 namespace ForkKit.Launching;
 
 /// <summary>
-/// Fork: the target runs in a forked copy of this process, as Python's popen_fork. Not
-/// available: a forked .NET runtime may run managed code only under conditions this process
-/// does not meet (docs/design.md, facts 1 and 1b), so nothing is started.
+/// Fork: the target runs in a forked copy of this process, as Python's popen_fork, with no
+/// serialisation: the child sees this process's memory as it was at the fork. Available only in
+/// a process that started with the fork-safe settings (docs/design.md, facts 1 and 1b); the
+/// platform refuses otherwise, and Windows, which has no fork, always.
 /// </summary>
 sealed class ForkLauncher : ILauncher
 {
     public static readonly ForkLauncher Instance = new();
 
-    public LaunchedWorker Launch(WorkerSpec spec) =>
-        throw new NotSupportedException(
-            "StartMethod.Fork is not available: a forked .NET child may not run managed code (the runtime's JIT, locks and signal threads do not survive fork), so ForkKit starts children with Spawn.");
+    public LaunchedWorker Launch(WorkerSpec spec)
+    {
+        var run = spec.RunInForkedChild
+            ?? throw new NotSupportedException($"StartMethod.Fork cannot start a {spec.Role} worker: use StartMethod.Spawn.");
+        return new LaunchedWorker(Os.Current.Fork(run), null, null);
+    }
 }

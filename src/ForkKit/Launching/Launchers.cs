@@ -4,10 +4,13 @@ using ForkKit.Wire;
 namespace ForkKit.Launching;
 
 /// <summary>
-/// A worker to start: its name, its role, the start message it reads first (a
-/// <see cref="WorkerStart"/>), and whether the OS should end it when this process ends.
+/// A worker to start: its name, its role, whether the OS should end it when this process ends,
+/// and what it runs, in the form each start method needs, as Python hands its Popen classes the
+/// whole process object: <paramref name="StartMessage"/> writes the <see cref="WorkerStart"/> a
+/// new program reads first (Spawn), <paramref name="RunInForkedChild"/> runs the work in a forked
+/// copy of this process and gives its exit code (Fork; null where the work cannot run so).
 /// </summary>
-sealed record WorkerSpec(string Name, WorkerRole Role, byte[] StartMessage, bool DiesWithParent);
+sealed record WorkerSpec(string Name, WorkerRole Role, Func<byte[]> StartMessage, bool DiesWithParent, Func<int>? RunInForkedChild = null);
 
 /// <summary>
 /// A started worker: the child, and for a pool worker our ends of its two pipes, the one it

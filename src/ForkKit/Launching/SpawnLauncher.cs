@@ -16,6 +16,7 @@ sealed class SpawnLauncher : ILauncher
 
     public LaunchedWorker Launch(WorkerSpec spec)
     {
+        var message = spec.StartMessage(); // before any pipe exists: an argument that cannot cross leaves nothing open
         var os = Os.Current;
         var command = WorkerCommand.Current;
         var (taskRead, taskWrite) = os.CreatePipe();
@@ -42,7 +43,7 @@ sealed class SpawnLauncher : ILauncher
         }
 
         var tasks = new FileStream(taskWrite, FileAccess.Write, bufferSize: 0);
-        SendStart(tasks, spec.StartMessage);
+        SendStart(tasks, message);
         if (resultRead is null)
         {
             tasks.Dispose();

@@ -56,6 +56,13 @@ interface IPlatform
         IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent);
 
     /// <summary>
+    /// Forks this process: the child runs <paramref name="child"/> and ends with its exit code,
+    /// the parent gets the child. Only where the OS can fork and the runtime can survive it.
+    /// </summary>
+    /// <exception cref="NotSupportedException">This OS has no fork, or this process did not start with the fork-safe settings; nothing was started.</exception>
+    IChild Fork(Func<int> child);
+
+    /// <summary>
     /// In a worker: takes ownership of a pipe end inherited from the parent, given by the name
     /// <see cref="ChildEndNames"/> made for it, and makes it non-inheritable (close-on-exec), so
     /// that processes this worker starts do not hold it open.

@@ -46,7 +46,7 @@ sealed class PoolWorker
     public static PoolWorker Start(string name, ILauncher launcher, byte[] startMessage,
         Action<PoolWorker, PoolMessages.ResultHead, byte[]> onResult, Action<PoolWorker> onExit)
     {
-        var launched = launcher.Launch(new WorkerSpec(name, WorkerRole.Pool, startMessage, DiesWithParent: true));
+        var launched = launcher.Launch(new WorkerSpec(name, WorkerRole.Pool, () => startMessage, DiesWithParent: true));
         var worker = new PoolWorker(name, launched.Child, launched.Tasks!, launched.Results!, onResult, onExit);
         new Thread(worker.ReadResults) { IsBackground = true, Name = $"ForkKit.Pool reader {name}" }.Start();
         return worker;

@@ -287,6 +287,9 @@ sealed class WorkerSet
         }
     }
 
+    /// <summary>In a child forked by StartMethod.Fork: the parent's pools are not this process's to terminate.</summary>
+    internal static void ForgetOpenPoolsInForkedChild() => s_open.Clear();
+
     static void InstallExitHook(WorkerSet set)
     {
         s_open[set] = true;

@@ -55,6 +55,9 @@ static class KernelNames
         kernel.Untrack(name);
     }
 
+    /// <summary>In a child forked by StartMethod.Fork: the parent's names are not this process's to remove.</summary>
+    internal static void ForgetNamesInForkedChild() => s_live.Clear();
+
     static void InstallExitHook()
     {
         if (Interlocked.Exchange(ref s_exitHook, 1) != 0) return;

@@ -41,6 +41,9 @@ sealed unsafe class WindowsPlatform : IPlatform
         IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent) =>
         Start(program, CommandLine.Join(argv), CommandLine.EnvironmentBlock(extraEnvironment), childEnds, diesWithParent ? _job.Value : null);
 
+    public IChild Fork(Func<int> child) =>
+        throw new NotSupportedException("StartMethod.Fork is not available on Windows: Windows has no fork (a new process always starts a program afresh). Use StartMethod.Spawn.");
+
     public SafeFileHandle AdoptInherited(string name)
     {
         var handle = new SafeFileHandle((IntPtr)long.Parse(name, CultureInfo.InvariantCulture), ownsHandle: true);

@@ -59,11 +59,16 @@ public static class WorkerHost
         }
         catch (Exception e)
         {
-            // Python prints "Process NAME:" and the traceback on stderr, then exits with 1.
-            Console.Error.WriteLine($"Process {start.Name}:");
-            Console.Error.WriteLine(WithoutReflectionFrames(e.ToString()));
-            return 1;
+            return ReportFailure(start.Name, e);
         }
+    }
+
+    /// <summary>Python prints "Process NAME:" and the traceback on stderr, then exits with 1.</summary>
+    internal static int ReportFailure(string name, Exception e)
+    {
+        Console.Error.WriteLine($"Process {name}:");
+        Console.Error.WriteLine(WithoutReflectionFrames(e.ToString()));
+        return 1;
     }
 
     /// <summary>
