@@ -35,5 +35,6 @@ sealed record Demo(string Name, string Description, Func<DemoOptions, int> Run, 
         new("orphan", "A parent exits while its child sleeps: the child's parent pid changes to init (or the nearest subreaper).",
             OrphanDemo.Run, Options: [DemoOption.Flag("--subreaper", "Make this process a child subreaper (prctl PR_SET_CHILD_SUBREAPER): it adopts the orphan and reaps it.")]),
         .. LabDemos.All,
+        .. ForkDemos.All,
     ];
 }
