@@ -30,10 +30,13 @@ public sealed class Pool : IDisposable
     /// Starts <paramref name="processes"/> workers (the processor count when null). Each runs
     /// <paramref name="initializer"/>(<paramref name="initArgs"/>) once before its first task,
     /// and is replaced by a fresh worker after <paramref name="maxTasksPerChild"/> tasks.
+    /// Workers start with <paramref name="startMethod"/>'s launcher.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">processes or maxTasksPerChild is zero or negative.</exception>
     /// <exception cref="ArgumentException">The initializer cannot run in a child, or its arguments do not fit it.</exception>
-    public Pool(int? processes = null, Delegate? initializer = null, object?[]? initArgs = null, int? maxTasksPerChild = null)
+    /// <exception cref="NotSupportedException">The start method cannot start pool workers here (Fork; ForkServer, not available yet); nothing is left running.</exception>
+    public Pool(int? processes = null, Delegate? initializer = null, object?[]? initArgs = null, int? maxTasksPerChild = null,
+        StartMethod startMethod = StartMethod.Spawn)
     {
         int count = processes ?? Environment.ProcessorCount;
         if (count <= 0)
@@ -53,7 +56,7 @@ public sealed class Pool : IDisposable
         }
         Processes = count;
         _results.Start();
-        _workers = new WorkerSet(count, Launchers.For(StartMethod.Spawn), init, encodedInitArgs, maxTasksPerChild, _results);
+        _workers = new WorkerSet(count, Launchers.For(startMethod), init, encodedInitArgs, maxTasksPerChild, _results);
     }
 
     /// <summary>How many worker processes the pool keeps.</summary>
