@@ -199,6 +199,6 @@ target() {
         printf "%s: forkkit %s %s, python %s %s, ratio %.2f x (target <= %s x) %s\n", name, fk, unit, py, unit, r, limit, (r <= limit ? "MET" : "MISSED")
     }'
 }
-target "start+join vs python spawn" "$forkkit_ms" "$py_spawn_ms" "ms" 1.0
-target "lock uncontended vs python" "$(sed -n 's/^forkkit Lock acquire+release: \([0-9.]*\) ns.*/\1/p' <<<"$lock_fk")" \
+target "spawn start+join vs python spawn" "$forkkit_ms" "$py_spawn_ms" "ms" 1.0
+target "lock vs python" "$(sed -n 's/^forkkit Lock acquire+release: \([0-9.]*\) ns.*/\1/p' <<<"$lock_fk")" \
     "$(sed -n 's/.*acquire+release: \([0-9.]*\) ns.*/\1/p' <<<"$lock_py")" "ns" 0.5
