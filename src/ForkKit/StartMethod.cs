@@ -9,7 +9,10 @@ public enum StartMethod
     /// <summary>
     /// Run the target in a forked copy of the parent, on the parent's memory as it is at Start
     /// (nothing is serialised). A lab mode: available only in a process that started with
-    /// <see cref="Unix.ForkSafety.Settings"/>, never on Windows (Windows has no fork).
+    /// <see cref="Unix.ForkSafety.Settings"/>, never on Windows (Windows has no fork). A target
+    /// that wants an exit code other than 0 or 1 calls <see cref="Unix.Syscalls.Exit"/>:
+    /// Environment.Exit never returns in a forked runtime (it waits for a finalizer thread the
+    /// child does not have).
     /// </summary>
     Fork,
 

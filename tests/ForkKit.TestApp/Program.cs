@@ -95,8 +95,46 @@ switch (args.FirstOrDefault())
         }
         return 0;
     }
+    case "fork-many":
+    {
+        // N children on StartMethod.Fork, mixed: return, throw, allocate and collect, use the
+        // thread pool, get terminated. Every one must end with its expected code, none may hang.
+        int n = int.Parse(args[1]);
+        int ok = 0, wrong = 0, hung = 0;
+        var others = new SortedDictionary<string, int>();
+        for (int i = 0; i < n; i++)
+        {
+            (Delegate target, object arg, int expected) = (i % 5) switch
+            {
+                0 => ((Delegate)new Action<int>(Scenarios.Sleep), (object)0, 0),
+                1 => (new Action<string>(Scenarios.Throw), "on purpose", 1),
+                2 => (new Action<int>(Scenarios.AllocateAndCollect), 1000, 0),
+                3 => (new Action<int>(Scenarios.UseThreadPool), 8, 0),
+                _ => (new Action<int>(Scenarios.Sleep), 60_000, -15),
+            };
+            using var p = new Process(target, arg) { StartMethod = StartMethod.Fork };
+            p.Start();
+            if (expected == -15) p.Terminate();
+            if (!p.Join(TimeSpan.FromSeconds(30)))
+            {
+                hung++;
+                p.Kill();
+                p.Join();
+            }
+            else if (p.ExitCode == expected) ok++;
+            else
+            {
+                wrong++;
+                var key = $"{target.Method.Name} gave {p.ExitCode}";
+                others[key] = others.GetValueOrDefault(key) + 1;
+            }
+        }
+        Console.WriteLine($"forked {n}: {ok} as expected, {wrong} other exit codes, {hung} hung");
+        foreach (var (what, count) in others) Console.WriteLine($"  {count} x {what}");
+        return 0;
+    }
     default:
-        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE | lock-exit | lock-throw | lock-sleep | fork-safety | fork | fork-threaded | fork-process");
+        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE | lock-exit | lock-throw | lock-sleep | fork-safety | fork | fork-threaded | fork-process | fork-many N");
         return 2;
 }
 
@@ -118,7 +156,18 @@ static class Scenarios
 
     public static void Throw(string why) => throw new InvalidOperationException(why);
 
-    public static void ExitWith(int code) => Environment.Exit(code);
+    public static void AllocateAndCollect(int count)
+    {
+        var keep = new List<byte[]>();
+        for (int i = 0; i < count; i++) keep.Add(new byte[1024]);
+        GC.Collect();
+    }
+
+    public static void UseThreadPool(int tasks) =>
+        Task.WaitAll(Enumerable.Range(0, tasks).Select(i => Task.Run(() => i * i)).ToArray());
+
+    /// <summary>A Fork child's own exit code: _exit, since Environment.Exit never returns in a forked runtime.</summary>
+    public static void ExitWith(int code) => ForkKit.Unix.Syscalls.Exit(code);
 
     /// <summary>Not called before the fork: the child compiles it.</summary>
     public static int Sum(List<int> values) => values.Sum();

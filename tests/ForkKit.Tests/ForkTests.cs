@@ -14,8 +14,8 @@ public class ForkTests
 {
     static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
-    static Repo.Result RunApp(string scenario, IReadOnlyDictionary<string, string>? environment) =>
-        Repo.Run(Repo.Dotnet, [Path.Combine(Repo.OutputDir, "ForkKit.TestApp.dll"), scenario], Limit, environment: environment);
+    static Repo.Result RunApp(string scenario, IReadOnlyDictionary<string, string>? environment, params string[] more) =>
+        Repo.Run(Repo.Dotnet, [Path.Combine(Repo.OutputDir, "ForkKit.TestApp.dll"), scenario, .. more], Limit, environment: environment);
 
     static Dictionary<string, string> Settings(int leaveOut = -1) =>
         ForkSafety.Settings.Where((_, i) => i != leaveOut).ToDictionary(s => s.Key, s => s.Value);
@@ -78,5 +78,13 @@ public class ForkTests
             "the child is the parent's own, and knows its own pid");
         Assert.That(r.Stdout, Does.Contain("throws: exit 1").And.Contain("exit: exit 5").And.Contain("terminate: exit -15"));
         Assert.That(r.Stderr, Does.Contain("System.InvalidOperationException: on purpose"), "the failing child's trace, on the shared stderr");
+    }
+
+    [Test]
+    public void TwoHundredForkChildrenThatReturnThrowAllocateUseThePoolOrAreTerminatedAllEndAsExpected()
+    {
+        var r = RunApp("fork-many", Settings(), "200");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.Stdout + r.Stderr);
+        Assert.That(r.Stdout, Does.Contain("forked 200: 200 as expected, 0 other exit codes, 0 hung"));
     }
 }
