@@ -134,7 +134,13 @@ sealed unsafe class LockCore : IDisposable
         while (true)
         {
             long holder = Volatile.Read(ref _state->Owner);
-            if (holder != 0 && Os.Current.HasEnded(PidOf(holder), Volatile.Read(ref _state->OwnerStart)))
+            long holderStart = Volatile.Read(ref _state->OwnerStart);
+            // Owner and OwnerStart are two words, written one after the other: between the two
+            // reads the lock may have passed on, pairing this holder with the next one's start
+            // time, and a live holder would look like a reused pid. So the verdict counts only
+            // when both words still say the same after the OS was asked.
+            if (holder != 0 && Os.Current.HasEnded(PidOf(holder), holderStart)
+                && Volatile.Read(ref _state->Owner) == holder && Volatile.Read(ref _state->OwnerStart) == holderStart)
                 RecoverFrom(holder);
             if (TryTake(me)) return true;
 
