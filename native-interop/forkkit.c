@@ -12,7 +12,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <semaphore.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/mman.h>
 #include <signal.h>
 #include <stddef.h>
@@ -47,10 +50,25 @@ static int set_comm(const char *name) {
  * ran here would write into pipes shared with the parent (its signal pipe) or wait for a
  * runtime thread that does not exist in the child. Ignored signals stay ignored, as across
  * execve. */
-static void reset_signal_handlers(void) {
+/* True for the signals a .NET runtime turns into exceptions on the thread that caused them
+ * (SIGSEGV: NullReferenceException; SIGFPE: DivideByZeroException; ...) and for the real-time
+ * signals it uses to interrupt its own threads. Those handlers run on the faulting thread, need
+ * no other thread, and a forked runtime that runs managed code must keep them. */
+static int is_synchronous_runtime_signal(int sig) {
+    if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGTRAP) return 1;
+#if defined(SIGRTMIN)
+    if (sig >= SIGRTMIN && sig <= SIGRTMAX) return 1;
+#endif
+    return 0;
+}
+
+/* keep_synchronous: leave the handlers of is_synchronous_runtime_signal in place (a child that
+ * goes on running managed code); otherwise every caught signal goes back to its default. */
+static void reset_signal_handlers_keeping(int keep_synchronous) {
     for (int sig = 1; sig < NSIG; sig++) {
         struct sigaction old;
         if (sig == SIGKILL || sig == SIGSTOP) continue;
+        if (keep_synchronous && is_synchronous_runtime_signal(sig)) continue;
         if (sigaction(sig, NULL, &old) != 0) continue; /* EINVAL: glibc-reserved numbers */
         if (old.sa_handler == SIG_IGN || old.sa_handler == SIG_DFL) continue;
         struct sigaction dfl = {0};
@@ -59,6 +77,8 @@ static void reset_signal_handlers(void) {
         sigaction(sig, &dfl, NULL);
     }
 }
+
+static void reset_signal_handlers(void) { reset_signal_handlers_keeping(0); }
 
 /* Blocks every signal in the calling thread and saves the old mask: between fork and the
  * child's reset_signal_handlers, no runtime handler may run in the child. */
@@ -249,9 +269,11 @@ int ForkKit_fork(void) {
     block_all_signals(&old_mask);
     pid_t pid = fork();
     if (pid == 0) {
-        /* The child: the runtime's handlers go before any signal can reach one, then every
-         * signal may arrive again, each with its default action. */
-        reset_signal_handlers();
+        /* The child: the runtime's handlers of asynchronous signals (SIGTERM, SIGINT, SIGCHLD,
+         * ...), which hand the signal to a thread the child does not have, go before any signal
+         * can reach one; the fault handlers that make exceptions stay. Then every signal may
+         * arrive again. */
+        reset_signal_handlers_keeping(1);
         sigset_t none;
         sigemptyset(&none);
         pthread_sigmask(SIG_SETMASK, &none, NULL);
@@ -502,4 +524,188 @@ int ForkKit_set_child_subreaper(int on) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+/* ---- The fork server's socket: one connected pair, descriptors passed with SCM_RIGHTS ---- */
+
+int ForkKit_socketpair(int fds[2]) {
+#if defined(SOCK_CLOEXEC)
+    return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+#else
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return -1;
+    if (ForkKit_set_cloexec(fds[0]) != 0 || ForkKit_set_cloexec(fds[1]) != 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+#endif
+}
+
+int ForkKit_send_fds(int sock, const void *buf, int len, const int *fds, int nfds) {
+    if (len <= 0 || nfds < 0 || nfds > FORKKIT_MAX_PASSED_FDS) {
+        errno = EINVAL;
+        return -1;
+    }
+    const char *p = buf;
+    int sent = 0;
+    while (sent < len) {
+        struct iovec iov = {.iov_base = (void *)(p + sent), .iov_len = (size_t)(len - sent)};
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * FORKKIT_MAX_PASSED_FDS)];
+            struct cmsghdr align;
+        } control;
+        if (sent == 0 && nfds > 0) {
+            /* The descriptors ride with the first byte; the rest of the bytes follow plainly. */
+            memset(&control, 0, sizeof control);
+            msg.msg_control = control.buf;
+            msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+            struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+            memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+        }
+#if defined(MSG_NOSIGNAL)
+        ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+#else
+        ssize_t n = sendmsg(sock, &msg, 0);
+#endif
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        sent += (int)n;
+    }
+    return 0;
+}
+
+int ForkKit_recv_fds(int sock, void *buf, int len, int *fds, int max_fds, int *nfds) {
+    *nfds = 0;
+    if (len <= 0 || max_fds < 0 || max_fds > FORKKIT_MAX_PASSED_FDS) {
+        errno = EINVAL;
+        return -1;
+    }
+    char *p = buf;
+    int got = 0;
+    while (got < len) {
+        struct iovec iov = {.iov_base = p + got, .iov_len = (size_t)(len - got)};
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * FORKKIT_MAX_PASSED_FDS)];
+            struct cmsghdr align;
+        } control;
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof control.buf;
+#if defined(MSG_CMSG_CLOEXEC)
+        ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+#else
+        ssize_t n = recvmsg(sock, &msg, 0);
+#endif
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            goto fail;
+        }
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            int *passed = (int *)CMSG_DATA(c);
+            for (int i = 0; i < count; i++) {
+                int fd;
+                memcpy(&fd, passed + i, sizeof fd);
+#if !defined(MSG_CMSG_CLOEXEC)
+                ForkKit_set_cloexec(fd);
+#endif
+                if (*nfds < max_fds) fds[(*nfds)++] = fd;
+                else close(fd); /* more than the message may carry: not ours to keep */
+            }
+        }
+        if (msg.msg_flags & MSG_CTRUNC) {
+            errno = EMSGSIZE;
+            goto fail;
+        }
+        if (n == 0) {
+            if (got == 0 && *nfds == 0) return 0; /* the other end closed between messages */
+            errno = ECONNRESET;                    /* it closed in the middle of one */
+            goto fail;
+        }
+        got += (int)n;
+    }
+    return got;
+fail: {
+        int saved = errno;
+        for (int i = 0; i < *nfds; i++) close(fds[i]);
+        *nfds = 0;
+        errno = saved;
+        return -1;
+    }
+}
+
+int ForkKit_pidfd_send_signal(int pidfd, int sig) {
+#if defined(__linux__) && defined(SYS_pidfd_send_signal)
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0U);
+#else
+    (void)pidfd;
+    (void)sig;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int ForkKit_poll_readable(const int *fds, int count, int timeout_ms, unsigned char *readable) {
+    struct pollfd stack[64];
+    struct pollfd *p = count <= 64 ? stack : calloc((size_t)count, sizeof *p);
+    if (p == NULL) return -1;
+    for (int i = 0; i < count; i++) {
+        p[i].fd = fds[i];
+        p[i].events = POLLIN;
+        p[i].revents = 0;
+    }
+    int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
+    int r;
+    for (;;) {
+        int wait_ms = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - monotonic_ms();
+            wait_ms = left > 0 ? (int)left : 0;
+        }
+        r = poll(p, (nfds_t)count, wait_ms);
+        if (r >= 0 || errno != EINTR) break;
+    }
+    if (r > 0)
+        for (int i = 0; i < count; i++) readable[i] = (p[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0;
+    int saved = errno;
+    if (p != stack) free(p);
+    errno = saved;
+    return r;
+}
+
+int ForkKit_write_all(int fd, const void *buf, int len) {
+    const char *p = buf;
+    int done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, p + done, (size_t)(len - done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        done += (int)n;
+    }
+    return 0;
+}
+
+int ForkKit_read_some(int fd, void *buf, int len) {
+    for (;;) {
+        ssize_t n = read(fd, buf, (size_t)len);
+        if (n >= 0 || errno != EINTR) return (int)n;
+    }
 }

@@ -50,8 +50,10 @@ int ForkKit_spawn(const char *path, char *const argv[], char *const envp[],
  * fork() for ForkKit's guarded Syscalls.Fork(): the caller's managed code goes on in the child.
  * That is sound only in a process that started with the settings of docs/design.md fact 1b;
  * the managed side refuses otherwise. Signals are blocked around the fork; in the child every
- * caught signal is reset to its default action (the runtime's handlers would hand signals to a
- * thread the child does not have) and the signal mask is emptied before it returns.
+ * caught asynchronous signal (SIGTERM, SIGINT, SIGCHLD, ...) is reset to its default action
+ * (the runtime's handlers would hand it to a thread the child does not have), the handlers of
+ * faults the runtime turns into exceptions (SIGSEGV, SIGFPE, SIGBUS, SIGILL, SIGTRAP) and of
+ * the real-time signals stay, and the signal mask is emptied before it returns.
  * Returns 0 in the child, the child's pid in the parent, or -1 with errno set.
  */
 int ForkKit_fork(void);
@@ -148,5 +150,39 @@ int ForkKit_shm_close(void *mapping, int size);
 
 /* shm_unlink. Returns 0, or -1 with errno. */
 int ForkKit_shm_unlink(const char *name);
+
+/* ---- The fork server's socket and its children ---- */
+
+/* The most descriptors one message carries (a start request: status, task and result ends). */
+#define FORKKIT_MAX_PASSED_FDS 8
+
+/* socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec. 0, or -1 with errno. */
+int ForkKit_socketpair(int fds[2]);
+
+/* Sends all len bytes on a stream socket; the nfds descriptors travel with the first byte
+ * (SCM_RIGHTS), so the receiver gets them with the message they belong to. Never raises
+ * SIGPIPE (MSG_NOSIGNAL); retried on EINTR. 0, or -1 with errno (EPIPE: the peer is gone). */
+int ForkKit_send_fds(int sock, const void *buf, int len, const int *fds, int nfds);
+
+/* Receives exactly len bytes and the descriptors sent with them (close-on-exec, at most
+ * max_fds; *nfds says how many). Returns len; 0 when the peer closed before the message
+ * began; -1 with errno otherwise (ECONNRESET when it closed in the middle, EMSGSIZE when more
+ * descriptors came than fit), and then no descriptor is left open. Retried on EINTR. */
+int ForkKit_recv_fds(int sock, void *buf, int len, int *fds, int max_fds, int *nfds);
+
+/* pidfd_send_signal(2): signals the process a pidfd refers to, and only that one, even once
+ * its pid is reused. 0, or -1 with errno (ESRCH: it has been reaped; ENOSYS: no pidfd here). */
+int ForkKit_pidfd_send_signal(int pidfd, int sig);
+
+/* poll(2) for input on count descriptors, at most timeout_ms (< 0: no limit); readable[i]
+ * is set to 1 for each that is readable or hung up. Returns how many, 0 on timeout, -1 with
+ * errno. Retried on EINTR with the time left. */
+int ForkKit_poll_readable(const int *fds, int count, int timeout_ms, unsigned char *readable);
+
+/* write(2) until all len bytes are written, retried on EINTR. 0, or -1 with errno. */
+int ForkKit_write_all(int fd, const void *buf, int len);
+
+/* read(2) once, retried on EINTR: the bytes read, 0 at end-of-file, -1 with errno. */
+int ForkKit_read_some(int fd, void *buf, int len);
 
 #endif

@@ -1,13 +1,46 @@
+using ForkKit.Platform;
+using ForkKit.Wire;
+using Microsoft.Win32.SafeHandles;
+
 namespace ForkKit.Launching;
 
 /// <summary>
-/// ForkServer: a quiet helper process forks workers on request, as Python's
-/// popen_forkserver. Not available yet: nothing is started.
+/// ForkServer, as Python's popen_forkserver: one quiet helper process per parent, a worker host
+/// started on first use with the fork-safe settings (docs/design.md, facts 1 and 1b), forks each
+/// child on request. The child starts from the server's warm runtime instead of booting its own,
+/// and runs the target decoded and compiled by the server. Unix only: the platform refuses on
+/// Windows, which has no fork.
 /// </summary>
 sealed class ForkServerLauncher : ILauncher
 {
     public static readonly ForkServerLauncher Instance = new();
 
-    public LaunchedWorker Launch(WorkerSpec spec) =>
-        throw new NotSupportedException("StartMethod.ForkServer is not available yet; use StartMethod.Spawn.");
+    // PublicationOnly: a failure (Windows) is not cached as the value; it is simply thrown again.
+    static readonly Lazy<IForkServer> s_server = new(() => Os.Current.CreateForkServer(StartServer), LazyThreadSafetyMode.PublicationOnly);
+
+    /// <summary>The running fork server's pid, if this process has one (ForkKit.Testing leaves it out of its leaks and counts its children as ours).</summary>
+    internal static int? ServerPid => s_server.IsValueCreated ? s_server.Value.Pid : null;
+
+    public LaunchedWorker Launch(WorkerSpec spec)
+    {
+        var server = s_server.Value;
+        var message = spec.StartMessage();
+        return WorkerPipes.Launch(spec.Role, startMessage: null, childEnds =>
+            server.Start(new ForkRequest(spec.Name, spec.Role, message, childEnds)));
+    }
+
+    /// <summary>
+    /// Starts the server program: the worker host in its ForkServer role, with the fork-safe
+    /// settings added to this process's environment and <paramref name="socket"/> as its wire.
+    /// It ends when this process closes its end of the socket, however this process ends.
+    /// </summary>
+    static IChild StartServer(SafeFileHandle socket)
+    {
+        var os = Os.Current;
+        var command = WorkerCommand.Current;
+        var environment = new Dictionary<string, string>(command.ExtraEnvironment);
+        foreach (var (key, value) in Unix.ForkSafety.Settings) environment[key] = value;
+        var argv = command.Arguments("ForkServer", WorkerRole.ForkServer, os.ChildEndNames([socket]));
+        return os.StartProgram(command.HostPath, argv, environment, [socket], diesWithParent: true);
+    }
 }

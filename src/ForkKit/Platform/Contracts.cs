@@ -63,6 +63,14 @@ interface IPlatform
     IChild Fork(Func<int> child);
 
     /// <summary>
+    /// The fork server of this process (StartMethod.ForkServer), not started yet:
+    /// <paramref name="startServer"/> starts the server program with its end of the socket, on
+    /// first use and again after a server died.
+    /// </summary>
+    /// <exception cref="NotSupportedException">This OS has no fork (Windows); nothing was started.</exception>
+    IForkServer CreateForkServer(Func<SafeFileHandle, IChild> startServer);
+
+    /// <summary>
     /// In a worker: takes ownership of a pipe end inherited from the parent, given by the name
     /// <see cref="ChildEndNames"/> made for it, and makes it non-inheritable (close-on-exec), so
     /// that processes this worker starts do not hold it open.
@@ -93,6 +101,30 @@ interface IPlatform
     /// <summary>When this process started, in the OS's units (0 where unknown): with the pid, it tells a process from a later one that got the same pid.</summary>
     long OwnStartTicks { get; }
 }
+
+/// <summary>
+/// A fork server: a quiet runtime of its own, started with the fork-safe settings, that forks
+/// children on request (docs/design.md, "The fork server"). One per process.
+/// </summary>
+interface IForkServer
+{
+    /// <summary>
+    /// Has the server fork a child for <paramref name="request"/>, and returns once the child
+    /// reports that it runs.
+    /// </summary>
+    /// <exception cref="ForkServerException">The server died or did not answer, or the child died or hung before it ran; nothing is left running.</exception>
+    IChild Start(ForkRequest request);
+
+    /// <summary>The server's pid while one runs, else null.</summary>
+    int? Pid { get; }
+}
+
+/// <summary>
+/// One child for the fork server to fork: its name, its role, its start message (what a spawned
+/// worker would read from its first pipe) and the pipe ends it gets (a pool worker's task read
+/// end and result write end; none for a Process child).
+/// </summary>
+sealed record ForkRequest(string Name, Wire.WorkerRole Role, byte[] StartMessage, IReadOnlyList<SafeFileHandle> ChildEnds);
 
 /// <summary>
 /// A named counting semaphore of the OS (POSIX sem_open; Windows CreateSemaphoreW). Waits and

@@ -58,6 +58,39 @@ static unsafe class Shim
     [DllImport(Library, EntryPoint = "ForkKit_set_child_subreaper", SetLastError = true)]
     public static extern int SetChildSubreaper(int on);
 
+    // ---- the fork server's socket and its children ----
+
+    /// <summary>The most descriptors one fork-server message carries (forkkit.h).</summary>
+    public const int MaxPassedFds = 8;
+
+    /// <summary>socketpair(AF_UNIX, SOCK_STREAM), both ends close-on-exec. Returns 1) 0; 2) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_socketpair", SetLastError = true)]
+    public static extern int SocketPair(int* fds);
+
+    /// <summary>Sends all bytes, the descriptors with the first. Returns 1) 0; 2) -1 with errno (EPIPE: the peer is gone).</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_send_fds", SetLastError = true)]
+    public static extern int SendFds(int sock, byte* buf, int len, int* fds, int nfds);
+
+    /// <summary>Receives exactly len bytes and their descriptors. Returns 1) len; 2) 0 when the peer closed first; 3) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_recv_fds", SetLastError = true)]
+    public static extern int RecvFds(int sock, byte* buf, int len, int* fds, int maxFds, out int nfds);
+
+    /// <summary>pidfd_send_signal. Returns 1) 0; 2) -1 with errno (ESRCH once reaped).</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_pidfd_send_signal", SetLastError = true)]
+    public static extern int PidfdSendSignal(int pidfd, int signal);
+
+    /// <summary>poll for input on many descriptors. Returns 1) how many are readable; 2) 0 on timeout; 3) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_poll_readable", SetLastError = true)]
+    public static extern int PollReadable(int* fds, int count, int timeoutMs, byte* readable);
+
+    /// <summary>write until done, EINTR retried. Returns 1) 0; 2) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_write_all", SetLastError = true)]
+    public static extern int WriteAll(int fd, byte* buf, int len);
+
+    /// <summary>One read, EINTR retried. Returns 1) bytes read; 2) 0 at end-of-file; 3) -1 with errno.</summary>
+    [DllImport(Library, EntryPoint = "ForkKit_read_some", SetLastError = true)]
+    public static extern int ReadSome(int fd, byte* buf, int len);
+
     // ---- named semaphores and shared memory (names without the leading slash) ----
 
     /// <summary>sem_open(O_CREAT|O_EXCL, 0600). Returns 1) a handle; 2) NULL with errno (EEXIST: the name is taken).</summary>

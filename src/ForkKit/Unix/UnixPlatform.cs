@@ -62,6 +62,8 @@ sealed class UnixPlatform : IPlatform
         return new UnixChild(pid);
     }
 
+    public IForkServer CreateForkServer(Func<SafeFileHandle, IChild> startServer) => new ForkServerClient(startServer);
+
     public SafeFileHandle AdoptInherited(string name)
     {
         var fd = int.Parse(name, System.Globalization.CultureInfo.InvariantCulture);

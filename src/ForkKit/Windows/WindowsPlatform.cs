@@ -41,6 +41,9 @@ sealed unsafe class WindowsPlatform : IPlatform
         IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent) =>
         Start(program, CommandLine.Join(argv), CommandLine.EnvironmentBlock(extraEnvironment), childEnds, diesWithParent ? _job.Value : null);
 
+    public IForkServer CreateForkServer(Func<SafeFileHandle, IChild> startServer) =>
+        throw new NotSupportedException("StartMethod.ForkServer is not available on Windows: Windows has no fork, so there is no warm process to copy children from (a new process always starts a program afresh). Use StartMethod.Spawn.");
+
     public IChild Fork(Func<int> child) =>
         throw new NotSupportedException("StartMethod.Fork is not available on Windows: Windows has no fork (a new process always starts a program afresh). Use StartMethod.Spawn.");
 

@@ -1,14 +1,18 @@
 namespace ForkKit.Wire;
 
-/// <summary>What a worker is started for: to run one Process target, or to serve a Pool.</summary>
-enum WorkerRole { Process, Pool }
+/// <summary>
+/// What a worker is started for: to run one Process target, to serve a Pool, or to be the fork
+/// server that forks the other two on request (StartMethod.ForkServer).
+/// </summary>
+enum WorkerRole { Process, Pool, ForkServer }
 
 /// <summary>
 /// The worker's command line, both sides of it: the parent writes
-/// <c>worker --role process|pool --name NAME --wire END[,END]</c> after the host's own arguments,
+/// <c>worker --role process|pool|forkserver --name NAME --wire END[,END]</c> after the host's own arguments,
 /// the worker reads it back. The ends are named as the platform hands them over (Unix: fd
 /// numbers; Windows: handle values): the first carries the start message and, for a pool
-/// worker, its tasks; the second a pool worker's results.
+/// worker, its tasks; the second a pool worker's results. The fork server's one end is its
+/// socket to the parent.
 /// </summary>
 static class WorkerCommandLine
 {
@@ -29,7 +33,8 @@ static class WorkerCommandLine
     public static Parsed Parse(string[] args)
     {
         var name = Option(args, "--name") ?? "worker";
-        var role = Option(args, "--role") == RoleName(WorkerRole.Pool) ? WorkerRole.Pool : WorkerRole.Process;
+        var roleName = Option(args, "--role");
+        var role = Enum.GetValues<WorkerRole>().FirstOrDefault(r => RoleName(r) == roleName, WorkerRole.Process);
         var wire = (Option(args, "--wire") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
         string? error = null;
         if (args.Length == 0 || args[0] != Verb)
@@ -42,7 +47,7 @@ static class WorkerCommandLine
         return new Parsed(name, role, wire, error);
     }
 
-    static string RoleName(WorkerRole role) => role == WorkerRole.Pool ? "pool" : "process";
+    static string RoleName(WorkerRole role) => role.ToString().ToLowerInvariant();
 
     static string? Option(string[] args, string name)
     {

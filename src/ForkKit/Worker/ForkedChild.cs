@@ -16,16 +16,7 @@ static class ForkedChild
         ForgetTheParentsState();
         CurrentProcess.Name = name;
         Os.Current.SetProcessName(name);
-        try
-        {
-            var result = method.Invoke(instance, BindingFlags.DoNotWrapExceptions, null, WithDefaults(method, args), null);
-            if (result is Task task) task.GetAwaiter().GetResult();
-            return 0;
-        }
-        catch (Exception e)
-        {
-            return WorkerHost.ReportFailure(name, e);
-        }
+        return WorkerHost.RunTarget(name, new WorkerHost.PreparedTarget(method, instance, WithDefaults(method, args)));
     }
 
     /// <summary>

@@ -24,6 +24,7 @@ public static class WorkerHost
         CurrentProcess.Name = command.Name;
         // Linux comm for ps; argv[0] already carries the long title.
         Os.Current.SetProcessName(command.Name);
+        if (command.Role == WorkerRole.ForkServer) return ForkServerHost.Run(Os.Current.AdoptInherited(command.Wire[0]));
 
         var input = OpenWire(command.Wire[0], FileAccess.Read);
         var frame = Frames.Read(input);
@@ -49,17 +50,44 @@ public static class WorkerHost
     /// <summary>Runs a Process target as Python's BaseProcess._bootstrap does.</summary>
     static int RunProcessTarget(WorkerStart start)
     {
+        PreparedTarget target;
         try
         {
-            var method = Targets.Resolve(start.Target ?? throw new InvalidDataException("wire message: a Process child needs a target"));
-            var args = Arguments.Decode(method, start.Args);
-            var result = method.Invoke(Targets.InstanceFor(method), BindingFlags.DoNotWrapExceptions, null, args, null);
+            target = Prepare(start);
+        }
+        catch (Exception e)
+        {
+            return ReportFailure(start.Name, e);
+        }
+        return RunTarget(start.Name, target);
+    }
+
+    /// <summary>A Process target ready to run: the method, its instance, the decoded arguments.</summary>
+    internal sealed record PreparedTarget(MethodInfo Method, object? Instance, object?[] Args);
+
+    /// <summary>Resolves a start message's target and decodes its arguments.</summary>
+    /// <exception cref="Exception">The target cannot be found or its arguments cannot be read: the child reports it and exits with 1.</exception>
+    internal static PreparedTarget Prepare(WorkerStart start)
+    {
+        var method = Targets.Resolve(start.Target ?? throw new InvalidDataException("wire message: a Process child needs a target"));
+        return new PreparedTarget(method, Targets.InstanceFor(method), Arguments.Decode(method, start.Args));
+    }
+
+    /// <summary>
+    /// Runs a target and gives Python's exit code: 0 when it returns (an awaited Task
+    /// included), 1 with the trace on stderr when it throws.
+    /// </summary>
+    internal static int RunTarget(string name, PreparedTarget target)
+    {
+        try
+        {
+            var result = target.Method.Invoke(target.Instance, BindingFlags.DoNotWrapExceptions, null, target.Args, null);
             if (result is Task task) task.GetAwaiter().GetResult();
             return 0;
         }
         catch (Exception e)
         {
-            return ReportFailure(start.Name, e);
+            return ReportFailure(name, e);
         }
     }
 
