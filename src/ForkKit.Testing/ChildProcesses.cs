@@ -43,7 +43,7 @@ public static class ChildProcesses
         int self = Environment.ProcessId;
         var now = DateTime.UtcNow;
         var children = new List<LeakedChild>();
-        foreach (var entry in ProcessTable.ChildrenOf(self))
+        foreach (var entry in OwnChildren(self))
         {
             if (since?.Children.Contains(entry.Pid) == true) continue;
             children.Add(new LeakedChild(entry.Pid, Describe(entry.State), now - entry.StartedAt, Command(entry)));
@@ -62,6 +62,18 @@ public static class ChildProcesses
             .ToList();
         var leakedDescriptors = !descriptors ? [] : OpenDescriptors.List().Where(d => !since!.Descriptors.Contains(d)).ToList();
         return new LeakReport(self, children, leakedSemaphores, leakedDescriptors);
+    }
+
+    /// <summary>
+    /// This process's children as a test sees them: its own, except the fork server, which lives
+    /// as long as the process, plus the fork server's, which this process asked for
+    /// (StartMethod.ForkServer).
+    /// </summary>
+    internal static IEnumerable<ProcessEntry> OwnChildren(int self)
+    {
+        int? server = Launching.ForkServerLauncher.ServerPid;
+        var children = ProcessTable.ChildrenOf(self).Where(e => e.Pid != server);
+        return server is { } pid ? children.Concat(ProcessTable.ChildrenOf(pid)) : children;
     }
 
     /// <summary>Checks again every few milliseconds until clean or <paramref name="grace"/> has passed; returns the last report.</summary>

@@ -21,7 +21,7 @@ public sealed class LeakBaseline
 
     /// <summary>Records the current state; pass it to <see cref="ChildProcesses.AssertAllReaped"/> later.</summary>
     public static LeakBaseline Take() => new(
-        ProcessTable.ChildrenOf(Environment.ProcessId).Select(e => e.Pid).ToHashSet(),
+        ChildProcesses.OwnChildren(Environment.ProcessId).Select(e => e.Pid).ToHashSet(),
         NamedSemaphores.List().Select(s => s.Name).ToHashSet(),
         OpenDescriptors.List().ToHashSet());
 }
@@ -44,7 +44,7 @@ static class OpenDescriptors
             {
                 continue; // closed while listing (the enumeration's own descriptor, for one)
             }
-            if (target is null || IsRuntimeOwn(target)) continue;
+            if (target is null || IsRuntimeOwn(target) || Path.GetFileName(path) == Launching.ForkServerLauncher.ServerSocket?.ToString()) continue;
             lines.Add($"{Path.GetFileName(path)} -> {target}");
         }
         return lines;

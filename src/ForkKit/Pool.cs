@@ -34,7 +34,8 @@ public sealed class Pool : IDisposable
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">processes or maxTasksPerChild is zero or negative.</exception>
     /// <exception cref="ArgumentException">The initializer cannot run in a child, or its arguments do not fit it.</exception>
-    /// <exception cref="NotSupportedException">The start method cannot start pool workers here (Fork; ForkServer, not available yet); nothing is left running.</exception>
+    /// <exception cref="NotSupportedException">The start method cannot start pool workers here (Fork; ForkServer on Windows); nothing is left running.</exception>
+    /// <exception cref="ForkServerException">With ForkServer: the server or a forked worker failed before it ran; nothing is left running.</exception>
     public Pool(int? processes = null, Delegate? initializer = null, object?[]? initArgs = null, int? maxTasksPerChild = null,
         StartMethod startMethod = StartMethod.Spawn)
     {

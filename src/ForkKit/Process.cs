@@ -90,7 +90,8 @@ public sealed class Process : IDisposable
 
     /// <summary>Starts the child with its start method's launcher (Spawn: fork, exec the worker host), and sends it the target and arguments.</summary>
     /// <exception cref="InvalidOperationException">The process was started before.</exception>
-    /// <exception cref="NotSupportedException">The start method is not available (Fork outside a process started with the fork-safe settings, or on Windows; ForkServer); nothing was started.</exception>
+    /// <exception cref="NotSupportedException">The start method is not available (Fork outside a process started with the fork-safe settings; Fork and ForkServer on Windows); nothing was started.</exception>
+    /// <exception cref="ForkServerException">With ForkServer: the server died or did not answer, or the child died or hung before it ran; nothing is left running.</exception>
     public void Start()
     {
         lock (_gate)
@@ -98,6 +99,7 @@ public sealed class Process : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_child is not null) throw new InvalidOperationException("cannot start a process twice");
             var launcher = Launchers.For(_startMethod);
+            InstallExitHook();
 
             // Encoded now, not at construction, so the child sees the arguments as they are at
             // Start (Python pickles them in start() too).
@@ -193,9 +195,17 @@ public sealed class Process : IDisposable
     // orphan behind by simply returning from Main.
     static void Register(Process p)
     {
+        lock (s_registryGate) s_children.Add(p);
+    }
+
+    /// <summary>
+    /// Installed before the first child starts, so that it runs before the exit hook of
+    /// anything a launcher starts (the fork server, which must outlive the joins).
+    /// </summary>
+    static void InstallExitHook()
+    {
         lock (s_registryGate)
         {
-            s_children.Add(p);
             if (s_exitHookInstalled) return;
             s_exitHookInstalled = true;
             AppDomain.CurrentDomain.ProcessExit += (_, _) => JoinChildrenAtExit();

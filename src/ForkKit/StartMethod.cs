@@ -16,6 +16,15 @@ public enum StartMethod
     /// </summary>
     Fork,
 
-    /// <summary>A quiet helper process forks workers on request (not available yet).</summary>
+    /// <summary>
+    /// A quiet helper process, the fork server, forks each child on request: one server per
+    /// process, started on first use with the fork-safe settings, whatever settings this process
+    /// has. The child starts from the server's warm runtime, with its target compiled and its
+    /// arguments decoded there, instead of booting a runtime of its own; arguments cross as with
+    /// Spawn. The child's exit status reaches Join as with Spawn. The server and its children
+    /// have the environment, working directory, stdout and stderr this process had when the
+    /// server started. Unix only (Windows has no fork). A target that wants an exit code other
+    /// than 0 or 1 calls <see cref="Unix.Syscalls.Exit"/>, as under Fork.
+    /// </summary>
     ForkServer,
 }

@@ -97,11 +97,14 @@ switch (args.FirstOrDefault())
     }
     case "fork-many":
     {
-        // N children on StartMethod.Fork, mixed: return, throw, allocate and collect, use the
-        // thread pool, get terminated. Every one must end with its expected code, none may hang.
+        // N children on StartMethod.Fork (or the start method named next), mixed: return, throw,
+        // allocate and collect, use the thread pool, get terminated. Every one must end with its
+        // expected code, none may hang, none may be left behind.
         int n = int.Parse(args[1]);
+        var method = args.Length > 2 ? Enum.Parse<StartMethod>(args[2]) : StartMethod.Fork;
         int ok = 0, wrong = 0, hung = 0;
         var others = new SortedDictionary<string, int>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         for (int i = 0; i < n; i++)
         {
             (Delegate target, object arg, int expected) = (i % 5) switch
@@ -112,7 +115,7 @@ switch (args.FirstOrDefault())
                 3 => (new Action<int>(Scenarios.UseThreadPool), 8, 0),
                 _ => (new Action<int>(Scenarios.Sleep), 60_000, -15),
             };
-            using var p = new Process(target, arg) { StartMethod = StartMethod.Fork };
+            using var p = new Process(target, arg) { StartMethod = method };
             p.Start();
             if (expected == -15) p.Terminate();
             if (!p.Join(TimeSpan.FromSeconds(30)))
@@ -131,10 +134,62 @@ switch (args.FirstOrDefault())
         }
         Console.WriteLine($"forked {n}: {ok} as expected, {wrong} other exit codes, {hung} hung");
         foreach (var (what, count) in others) Console.WriteLine($"  {count} x {what}");
+        Console.WriteLine($"left: {Scenarios.LeftBehind()}");
+        Console.Error.WriteLine($"{n} children in {clock.Elapsed.TotalSeconds:0.0} s");
+        return 0;
+    }
+    case "forkserver":
+    {
+        // ForkServer children print on the stdout and stderr this program had when the server
+        // started, know their own pid, and are children of the server, which is this program's.
+        using (var p = new Process(Scenarios.Greet, "hello on stdout") { StartMethod = StartMethod.ForkServer })
+        {
+            p.Start();
+            p.Join();
+            Console.WriteLine($"parent {Environment.ProcessId}: child {p.Pid} exit {p.ExitCode}, server {ForkKit.Launching.ForkServerLauncher.ServerPid}");
+        }
+        using (var p = new Process(Scenarios.Throw, "on stderr") { StartMethod = StartMethod.ForkServer })
+        {
+            p.Start();
+            p.Join();
+            Console.WriteLine($"throws: exit {p.ExitCode}");
+        }
+        using (var p = new Process(Scenarios.Sleep, 60_000) { StartMethod = StartMethod.ForkServer, Daemon = true })
+        {
+            // Left running on purpose: a daemon child is terminated when this program exits.
+            p.Start();
+            Console.WriteLine($"daemon {p.Pid} started");
+            Console.Out.Flush();
+            GC.KeepAlive(p);
+            return 0;
+        }
+    }
+    case "forkserver-fault":
+    {
+        // A server told (FORKKIT_FORKSERVER_FAULT) to make every child hang or crash before it
+        // reports running: the start fails, saying why, and nothing is left behind.
+        try
+        {
+            using var p = new Process(Scenarios.Sleep, 0) { StartMethod = StartMethod.ForkServer };
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                p.Start();
+                Console.WriteLine("started");
+            }
+            catch (ForkServerException e)
+            {
+                Console.WriteLine($"refused after {clock.Elapsed.TotalSeconds:0.0} s: {e.Message}");
+            }
+        }
+        finally
+        {
+            Console.WriteLine($"left: {Scenarios.LeftBehind()}");
+        }
         return 0;
     }
     default:
-        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE | lock-exit | lock-throw | lock-sleep | fork-safety | fork | fork-threaded | fork-process | fork-many N");
+        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE | lock-exit | lock-throw | lock-sleep | fork-safety | fork | fork-threaded | fork-process | fork-many N [METHOD] | forkserver | forkserver-fault");
         return 2;
 }
 
@@ -168,6 +223,18 @@ static class Scenarios
 
     /// <summary>A Fork child's own exit code: _exit, since Environment.Exit never returns in a forked runtime.</summary>
     public static void ExitWith(int code) => ForkKit.Unix.Syscalls.Exit(code);
+
+    /// <summary>
+    /// What this program has not reaped: its children other than the fork server, the server's
+    /// children, and zombies among both, as "N children, M zombies".
+    /// </summary>
+    public static string LeftBehind()
+    {
+        int? server = ForkKit.Launching.ForkServerLauncher.ServerPid;
+        var left = ForkKit.Diagnostics.ProcessTable.ChildrenOf(Environment.ProcessId).Where(e => e.Pid != server).ToList();
+        if (server is { } s) left.AddRange(ForkKit.Diagnostics.ProcessTable.ChildrenOf(s));
+        return $"{left.Count} children, {left.Count(e => e.State == ForkKit.Diagnostics.ProcessState.Zombie)} zombies";
+    }
 
     /// <summary>Not called before the fork: the child compiles it.</summary>
     public static int Sum(List<int> values) => values.Sum();

@@ -22,10 +22,11 @@ public class LaunchingTests
     public void EachStartMethodHasOneLauncher(StartMethod method, Type launcher) =>
         Assert.That(Launchers.For(method), Is.TypeOf(launcher));
 
-    [TestCase(StartMethod.Fork, "Fork is not available")]
-    [TestCase(StartMethod.ForkServer, "ForkServer is not available")]
-    public void AnUnavailableStartMethodStartsNothingAndSaysWhy(StartMethod method, string why)
+    [Test]
+    public void AnUnavailableStartMethodStartsNothingAndSaysWhy()
     {
+        const StartMethod method = StartMethod.Fork; // the test host did not start with the fork-safe settings
+        const string why = "Fork is not available";
         int before = ProcessTable.ChildrenOf(Environment.ProcessId).Count;
         var spec = new WorkerSpec("Process-x", WorkerRole.Process, () => StartMessage("Process-x", ChildTargets.Noop), DiesWithParent: false,
             RunInForkedChild: () => 0);
@@ -68,6 +69,31 @@ public class LaunchingTests
         Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
         Assert.That(child.Poll(), Is.EqualTo(0));
     }
+
+    [Test]
+    public void AForkServerProcessChildGetsItsStartMessageInTheRequestAndNoPipe()
+    {
+        var launched = ForkServerLauncher.Instance.Launch(
+            new WorkerSpec("Launched-3", WorkerRole.Process, () => StartMessage("Launched-3", ForkServerTargets.ExitWith, 7), DiesWithParent: false));
+        using var child = launched.Child;
+        Assert.That((launched.Tasks, launched.Results), Is.EqualTo(((FileStream?)null, (FileStream?)null)));
+        Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
+        Assert.That(child.Poll(), Is.EqualTo(7));
+    }
+
+    [Test]
+    public void AForkServerPoolWorkerGetsBothPipesAndExitsWhenItsTaskPipeCloses()
+    {
+        var launched = ForkServerLauncher.Instance.Launch(
+            new WorkerSpec("Launched-4", WorkerRole.Pool, () => StartMessage("Launched-4", null), DiesWithParent: true));
+        using var child = launched.Child;
+        Assert.That(child.Wait(TimeSpan.FromMilliseconds(300)), Is.False, "it waits for tasks");
+        launched.Tasks!.Dispose();
+        Assert.That(Frames.Read(launched.Results!), Is.Null, "it answered nothing and closed its result pipe");
+        launched.Results!.Dispose();
+        Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
+        Assert.That(child.Poll(), Is.EqualTo(0));
+    }
 }
 
 /// <summary>The worker's command line, written by the parent and read back by the worker.</summary>
@@ -82,6 +108,11 @@ public class WorkerCommandLineTests
         Assert.That((parsed.Name, parsed.Role, parsed.Error), Is.EqualTo(("PoolWorker-3", WorkerRole.Pool, (string?)null)));
         Assert.That(parsed.Wire, Is.EqualTo(new[] { "3", "4" }));
     }
+
+    [Test]
+    public void TheForkServersRoleIsReadBack() =>
+        Assert.That(WorkerCommandLine.Parse(WorkerCommandLine.Options("ForkServer", WorkerRole.ForkServer, ["3"]).ToArray()).Role,
+            Is.EqualTo(WorkerRole.ForkServer));
 
     [TestCase(new string[0], "is a library")]
     [TestCase(new[] { "worker", "--name", "p" }, "--wire FD is required")]

@@ -93,3 +93,67 @@ public class WireTests
     public void DecodeReadsPlainValuesAsTheDeclaredType(string json, Type type, object? expected) =>
         Assert.That(Arguments.DecodeOne(Encoding.UTF8.GetBytes(json), type), Is.EqualTo(expected));
 }
+
+/// <summary>The fork server's status pipe, read as bytes arrive.</summary>
+public class ForkStatusTests
+{
+    static byte[] Code(byte kind, int code)
+    {
+        var record = new byte[5];
+        ForkServerMessages.WriteCode(record, kind, code);
+        return record;
+    }
+
+    [Test]
+    public void TheServersWordIsTheOutcomeEvenWhenRecordsArriveInPieces()
+    {
+        var bytes = new[] { ForkServerMessages.Running }.Concat(Code(ForkServerMessages.Exiting, 0)).Concat(Code(ForkServerMessages.Ended, -15)).ToArray();
+        var status = new ForkStatus();
+        foreach (var b in bytes)
+        {
+            Assert.That(status.Outcome, Is.Null, "nothing is known until the whole record came");
+            status.Feed([b]);
+        }
+        Assert.That((status.Running, status.ExitingCode, status.EndedCode, status.Outcome), Is.EqualTo((true, (int?)0, (int?)-15, (int?)-15)));
+    }
+
+    [Test]
+    public void WithoutTheServerTheChildsOwnCodeCountsAtEndOfFile()
+    {
+        var status = new ForkStatus();
+        status.Feed([ForkServerMessages.Running, .. Code(ForkServerMessages.Exiting, 3)]);
+        Assert.That(status.Outcome, Is.Null, "the child may still run: only end-of-file says it has ended");
+        status.MarkEndOfFile();
+        Assert.That(status.Outcome, Is.EqualTo(3));
+    }
+
+    [Test]
+    public void NothingSaidAndEndOfFileIsUnknown()
+    {
+        var status = new ForkStatus();
+        status.Feed([ForkServerMessages.Running]);
+        status.MarkEndOfFile();
+        Assert.That(status.Outcome, Is.EqualTo(ForkStatus.Unknown));
+    }
+
+    [Test]
+    public void BytesThatAreNoRecordAreIgnoredAndSaidSo()
+    {
+        var status = new ForkStatus();
+        status.Feed("garbage"u8);
+        status.Feed(Code(ForkServerMessages.Ended, 0));
+        Assert.That((status.Garbled, status.EndedCode), Is.EqualTo((true, (int?)null)));
+    }
+
+    [Test]
+    public void ARequestCarriesItsRoleAndStartMessageAndRefusesWhatIsNoRequest()
+    {
+        var request = ForkServerMessages.Request(WorkerRole.Pool, [1, 2, 3]);
+        Assert.That(ForkServerMessages.ReadRequestHeader(request), Is.EqualTo((WorkerRole.Pool, 3)));
+        Assert.That(request[ForkServerMessages.RequestHeaderBytes..], Is.EqualTo(new byte[] { 1, 2, 3 }));
+        Assert.Throws<InvalidDataException>(() => ForkServerMessages.ReadRequestHeader(ForkServerMessages.Request(WorkerRole.ForkServer, [1])));
+        var huge = ForkServerMessages.Request(WorkerRole.Process, [1]);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(huge.AsSpan(4), int.MaxValue);
+        Assert.Throws<InvalidDataException>(() => ForkServerMessages.ReadRequestHeader(huge));
+    }
+}

@@ -43,3 +43,14 @@ public partial class PoolTests
         Assert.That(pool.Apply(ChildTargets.LoadedUnixAssemblies), Is.Empty);
     }
 }
+
+public partial class PoolTests
+{
+    [Test]
+    public void APoolOnTheForkServerIsRefusedOnWindowsLeavingNothing()
+    {
+        int before = ForkKit.Diagnostics.ProcessTable.ChildrenOf(Environment.ProcessId).Count;
+        Assert.Throws(Is.TypeOf<NotSupportedException>().With.Message.Contains("Windows has no fork"), () => new Pool(2, startMethod: StartMethod.ForkServer));
+        Assert.That(ForkKit.Diagnostics.ProcessTable.ChildrenOf(Environment.ProcessId), Has.Count.EqualTo(before), "no worker was started");
+    }
+}

@@ -71,3 +71,14 @@ public partial class ProcessTests
         }
     }
 }
+
+public partial class ProcessTests
+{
+    [Test]
+    public void ForkServerIsRefusedOnWindowsBecauseWindowsHasNoFork()
+    {
+        using var p = new Process(Noop) { StartMethod = StartMethod.ForkServer };
+        Assert.Throws(Is.TypeOf<NotSupportedException>().With.Message.Contains("ForkServer").And.Message.Contains("Windows has no fork"), p.Start);
+        Assert.That(p.Pid, Is.Null);
+    }
+}

@@ -21,6 +21,9 @@ sealed class ForkServerLauncher : ILauncher
     /// <summary>The running fork server's pid, if this process has one (ForkKit.Testing leaves it out of its leaks and counts its children as ours).</summary>
     internal static int? ServerPid => s_server.IsValueCreated ? s_server.Value.Pid : null;
 
+    /// <summary>This process's end of the server's socket, while a server runs.</summary>
+    internal static int? ServerSocket => s_server.IsValueCreated ? s_server.Value.Socket : null;
+
     public LaunchedWorker Launch(WorkerSpec spec)
     {
         var server = s_server.Value;

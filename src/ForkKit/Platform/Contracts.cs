@@ -117,6 +117,9 @@ interface IForkServer
 
     /// <summary>The server's pid while one runs, else null.</summary>
     int? Pid { get; }
+
+    /// <summary>This process's end of the server's socket while a server runs (a descriptor leak checks leave out), else null.</summary>
+    int? Socket { get; }
 }
 
 /// <summary>

@@ -54,6 +54,7 @@ sealed class WorkerSet
         _startArgs = initArgs;
         _maxTasksPerChild = maxTasksPerChild;
         _results = results;
+        InstallExitHook();
         try
         {
             lock (_gate)
@@ -67,7 +68,7 @@ sealed class WorkerSet
             Terminate();
             throw;
         }
-        InstallExitHook(this);
+        s_open[this] = true;
     }
 
     public IReadOnlyList<int> Pids
@@ -290,9 +291,12 @@ sealed class WorkerSet
     /// <summary>In a child forked by StartMethod.Fork: the parent's pools are not this process's to terminate.</summary>
     internal static void ForgetOpenPoolsInForkedChild() => s_open.Clear();
 
-    static void InstallExitHook(WorkerSet set)
+    /// <summary>
+    /// Installed before the first worker starts, so that it runs before the exit hook of
+    /// anything a launcher starts (the fork server, which must outlive the pools).
+    /// </summary>
+    static void InstallExitHook()
     {
-        s_open[set] = true;
         if (Interlocked.Exchange(ref s_exitHookInstalled, 1) == 0)
             AppDomain.CurrentDomain.ProcessExit += (_, _) =>
             {

@@ -27,9 +27,11 @@ sealed class ForkServerClient(Func<SafeFileHandle, IChild> startServer) : IForkS
     readonly object _gate = new();
     IChild? _server;
     SafeFileHandle? _socket;
-    volatile int _serverPid;
+    volatile int _serverPid, _socketFd = -1;
 
     public int? Pid => _serverPid is var pid && pid > 0 ? pid : null;
+
+    public int? Socket => _socketFd is var fd && fd >= 0 ? fd : null;
 
     public IChild Start(ForkRequest request)
     {
@@ -139,7 +141,31 @@ sealed class ForkServerClient(Func<SafeFileHandle, IChild> startServer) : IForkS
         }
         _socket = ours;
         _serverPid = _server.Pid;
+        if (Interlocked.Exchange(ref _exitHookInstalled, 1) == 0) AppDomain.CurrentDomain.ProcessExit += (_, _) => StopAtExit();
+        _socketFd = (int)ours.DangerousGetHandle();
         return ours;
+    }
+
+    int _exitHookInstalled;
+
+    /// <summary>
+    /// At this process's exit, after Process and Pool have joined their children through the
+    /// server (their exit hooks were installed first): closes the socket, which ends the server,
+    /// and reaps it, so that it does not outlive this process as an orphan.
+    /// </summary>
+    void StopAtExit()
+    {
+        lock (_gate)
+        {
+            if (_server is not { } server) return;
+            _socket?.Dispose();
+            if (!server.Wait(TimeSpan.FromSeconds(2)))
+            {
+                server.Stop(force: true);
+                server.Wait(TimeSpan.FromSeconds(2));
+            }
+            Forget();
+        }
     }
 
     /// <summary>Drops a server that has ended (reaped) or is being given up on.</summary>
@@ -150,6 +176,7 @@ sealed class ForkServerClient(Func<SafeFileHandle, IChild> startServer) : IForkS
         _server?.Dispose();
         _server = null;
         _serverPid = 0;
+        _socketFd = -1;
     }
 
     ForkServerException ServerLost(string name)

@@ -99,7 +99,22 @@ sealed class UnixPlatform : IPlatform
         return startTicks != 0 && ProcFs.StartTicks(pid) is { } now && now != startTicks;
     }
 
-    public long OwnStartTicks { get; } = ProcFs.StartTicks(Environment.ProcessId) ?? 0;
+    /// <remarks>Read again in a forked child, which would otherwise keep its parent's.</remarks>
+    public long OwnStartTicks
+    {
+        get
+        {
+            var known = _ownStart;
+            int pid = Environment.ProcessId;
+            if (known?.Pid == pid) return known.Ticks;
+            _ownStart = known = new OwnStart(pid, ProcFs.StartTicks(pid) ?? 0);
+            return known.Ticks;
+        }
+    }
+
+    sealed record OwnStart(int Pid, long Ticks);
+
+    OwnStart? _ownStart; // replaced whole, so a reader never sees one process's pid with another's start
 
     /// <summary>
     /// Starts <paramref name="path"/> with fork+exec in the C shim and returns the child's pid.

@@ -235,6 +235,31 @@ static class Arguments
         return values;
     }
 
+    /// <summary>
+    /// True when decoding arguments for <paramref name="method"/> can only build data: every
+    /// parameter is a number, bool, char, string, enum, DateTime, TimeSpan or Guid, or an array,
+    /// list, dictionary, nullable or tuple of those. Decoding anything else may run code with
+    /// effects on the process that decodes (a Lock opens its kernel objects, a user type's
+    /// constructor runs), so the fork server leaves it to the child.
+    /// </summary>
+    public static bool DecodesToPlainData(MethodInfo method) => method.GetParameters().All(p => IsPlainData(p.ParameterType));
+
+    static bool IsPlainData(Type type)
+    {
+        if (type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(DateTime)
+            || type == typeof(DateTimeOffset) || type == typeof(TimeSpan) || type == typeof(Guid))
+            return true;
+        if (type.IsArray) return IsPlainData(type.GetElementType()!);
+        if (!type.IsGenericType) return false;
+        var definition = type.GetGenericTypeDefinition();
+        bool container = definition == typeof(Nullable<>) || definition == typeof(List<>) || definition == typeof(Dictionary<,>)
+            || definition == typeof(IReadOnlyList<>) || definition == typeof(IList<>) || definition == typeof(IEnumerable<>)
+            || definition == typeof(IReadOnlyDictionary<,>) || definition == typeof(IDictionary<,>)
+            || (type.FullName?.StartsWith("System.ValueTuple`", StringComparison.Ordinal) ?? false)
+            || (type.FullName?.StartsWith("System.Tuple`", StringComparison.Ordinal) ?? false);
+        return container && type.GetGenericArguments().All(IsPlainData);
+    }
+
     /// <summary>One value as <paramref name="type"/>, from its JSON text.</summary>
     public static object? DecodeOne(byte[] json, Type type)
     {

@@ -127,9 +127,11 @@ static class ForkServerHost
         }
 
         /// <summary>
-        /// What the child will run, resolved, decoded and compiled here, before the fork, so no
-        /// child compiles it again: a Process target with its arguments (or the exception that
-        /// stops it, which the child reports as a spawned child would), a pool's initializer.
+        /// What the child will run, resolved and compiled here, before the fork, so no child
+        /// compiles it again: a Process target with its arguments decoded where that only builds
+        /// data (<see cref="Arguments.DecodesToPlainData"/>; else the child decodes them), or the
+        /// exception that stops it, which the child reports as a spawned child would; a pool's
+        /// initializer.
         /// </summary>
         static object? Prepare(WorkerStart start, WorkerRole role)
         {
@@ -140,9 +142,9 @@ static class ForkServerHost
                     if (start.Target is { } init) Compile(Targets.Resolve(init));
                     return null;
                 }
-                var target = WorkerHost.Prepare(start);
-                Compile(target.Method);
-                return target;
+                var method = WorkerHost.Resolve(start);
+                Compile(method);
+                return Arguments.DecodesToPlainData(method) ? WorkerHost.Decode(start, method) : method;
             }
             catch (Exception e)
             {
@@ -183,19 +185,36 @@ static class ForkServerHost
                 if (_title is { } area) ProcessTitle.Set(area, $"forkkit: {start.Name} (parent {_clientPid})");
 
                 if (fault == "hang-before-running") Thread.Sleep(Timeout.Infinite);
-                if (fault == "crash-before-running") Syscalls.Kill(Syscalls.GetPid(), 11);
+                if (fault == "crash-before-running") Syscalls.Kill(Syscalls.GetPid(), 6); // SIGABRT, as a runtime that finds its state broken
                 byte running = ForkServerMessages.Running;
                 Shim.WriteAll(fds[0], &running, 1);
 
-                code = role == WorkerRole.Pool ? RunPoolWorker(start, fds[1], fds[2])
-                    : prepared is WorkerHost.PreparedTarget target ? WorkerHost.RunTarget(start.Name, target)
-                    : WorkerHost.ReportFailure(start.Name, (Exception)prepared!);
+                code = role == WorkerRole.Pool ? RunPoolWorker(start, fds[1], fds[2]) : RunProcess(start, prepared);
             }
             finally
             {
                 ForkServerMessages.WriteCode(record, ForkServerMessages.Exiting, code);
                 fixed (byte* r = record) Shim.WriteAll(fds[0], r, 5);
                 Syscalls.Exit(code);
+            }
+        }
+
+        /// <summary>A Process target as <see cref="Prepare"/> left it: ready, resolved only, or failed.</summary>
+        static int RunProcess(WorkerStart start, object? prepared)
+        {
+            try
+            {
+                var target = prepared switch
+                {
+                    WorkerHost.PreparedTarget ready => ready,
+                    MethodInfo method => WorkerHost.Decode(start, method),
+                    _ => throw (Exception)prepared!,
+                };
+                return WorkerHost.RunTarget(start.Name, target);
+            }
+            catch (Exception e)
+            {
+                return WorkerHost.ReportFailure(start.Name, e);
             }
         }
 

@@ -67,11 +67,15 @@ public static class WorkerHost
 
     /// <summary>Resolves a start message's target and decodes its arguments.</summary>
     /// <exception cref="Exception">The target cannot be found or its arguments cannot be read: the child reports it and exits with 1.</exception>
-    internal static PreparedTarget Prepare(WorkerStart start)
-    {
-        var method = Targets.Resolve(start.Target ?? throw new InvalidDataException("wire message: a Process child needs a target"));
-        return new PreparedTarget(method, Targets.InstanceFor(method), Arguments.Decode(method, start.Args));
-    }
+    internal static PreparedTarget Prepare(WorkerStart start) => Decode(start, Resolve(start));
+
+    /// <summary>The target of a Process start message.</summary>
+    internal static MethodInfo Resolve(WorkerStart start) =>
+        Targets.Resolve(start.Target ?? throw new InvalidDataException("wire message: a Process child needs a target"));
+
+    /// <summary>The target ready to run, with its instance and decoded arguments.</summary>
+    internal static PreparedTarget Decode(WorkerStart start, MethodInfo method) =>
+        new(method, Targets.InstanceFor(method), Arguments.Decode(method, start.Args));
 
     /// <summary>
     /// Runs a target and gives Python's exit code: 0 when it returns (an awaited Task
