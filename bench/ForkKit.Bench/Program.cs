@@ -5,6 +5,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using ForkKit;
 
 namespace ForkKit.Bench;
 
@@ -14,11 +15,11 @@ static class Program
 
     static int Main(string[] args)
     {
-        if (args.Length == 2 && args[0] == "start-join" && int.TryParse(args[1], out int n) && n > 0)
+        if (args.Length is 2 or 3 && args[0] == "start-join" && int.TryParse(args[1], out int n) && n > 0 && TryMethod(args, 2, out var method))
         {
             try
             {
-                return StartJoin(n);
+                return StartJoin(n, method);
             }
             catch (Exception e)
             {
@@ -27,17 +28,39 @@ static class Program
                 return 1;
             }
         }
-        if (args.Length == 3 && args[0] == "pool" && int.TryParse(args[1], out int items) && items >= 10 && int.TryParse(args[2], out int procs) && procs > 0)
-            return PoolMap(items, procs);
+        if (args.Length is 3 or 4 && args[0] == "pool" && int.TryParse(args[1], out int items) && items >= 10 && int.TryParse(args[2], out int procs) && procs > 0
+            && TryMethod(args, 3, out var poolMethod))
+            return PoolMap(items, procs, poolMethod);
+        if (args.Length == 2 && args[0] == "child-memory" && TryMethod(args, 1, out var memoryMethod))
+            return ChildMemory(memoryMethod);
+        if (args.Length == 2 && args[0] == "forkserver-many" && int.TryParse(args[1], out int many) && many > 0)
+            return ForkServerMany(many);
         if (args.Length == 2 && args[0] == "lock" && int.TryParse(args[1], out int cycles) && cycles > 0)
             return LockBench(cycles);
-        Console.Error.WriteLine("usage: ForkKit.Bench start-join N   (N > 0: how many processes to start and join)");
+        Console.Error.WriteLine("usage: ForkKit.Bench start-join N [spawn|forkserver]   (N > 0: how many processes to start and join)");
+        Console.Error.WriteLine("       ForkKit.Bench child-memory spawn|forkserver   (a running child's private memory, from /proc/PID/smaps_rollup)");
+        Console.Error.WriteLine("       ForkKit.Bench forkserver-many N   (N ForkServer children, mixed; prints how each group ended)");
         Console.Error.WriteLine("       ForkKit.Bench lock N         (uncontended Acquire+Release N times; then two processes contending)");
-        Console.Error.WriteLine("       ForkKit.Bench pool N PROCESSES   (as bench/reference/pool_map.py: startup, map of N squares, N/10 apply_async)");
+        Console.Error.WriteLine("       ForkKit.Bench pool N PROCESSES [spawn|forkserver]   (as bench/reference/pool_map.py: startup, map of N squares, N/10 apply_async)");
         return 2;
     }
 
     static int Square(int n) => n * n;
+
+    /// <summary>args[i] as a start method ("spawn" or "forkserver"; Spawn when absent).</summary>
+    static bool TryMethod(string[] args, int i, out StartMethod method)
+    {
+        method = StartMethod.Spawn;
+        if (args.Length <= i) return true;
+        return args[i] switch
+        {
+            "spawn" => true,
+            "forkserver" => (method = StartMethod.ForkServer) == StartMethod.ForkServer,
+            _ => false,
+        };
+    }
+
+    static string Label(StartMethod method) => method.ToString().ToLowerInvariant();
 
     /// <summary>The other side of the contended measurement: N acquire+release pairs.</summary>
     static void Contend(ForkKit.Lock lk, int n, string ready)
@@ -101,10 +124,18 @@ static class Program
     /// Map of N squares per item (the first Map includes waiting for the workers to start, as
     /// Python's does), then N/10 ApplyAsync calls per task.
     /// </summary>
-    static int PoolMap(int n, int processes)
+    static int PoolMap(int n, int processes, StartMethod method)
     {
+        // The fork server is brought up first and timed on its own: the pool figures are those
+        // of a process whose server is up, as a Python program's fork pool has its parent up.
+        if (method == StartMethod.ForkServer)
+        {
+            var up = Stopwatch.StartNew();
+            RunOne(Noop, method);
+            Console.WriteLine(FormattableString.Invariant($"forkkit forkserver start-up (the server boots, then its first child): {up.Elapsed.TotalMilliseconds:F1} ms"));
+        }
         var t0 = Stopwatch.StartNew();
-        using var pool = new ForkKit.Pool(processes);
+        using var pool = new ForkKit.Pool(processes, startMethod: method);
         double startup = t0.Elapsed.TotalMilliseconds;
 
         var t1 = Stopwatch.StartNew();
@@ -124,10 +155,86 @@ static class Program
         if (r[^1] != (n - 1) * (n - 1) && n < 46341 || sum < 0)
             throw new InvalidOperationException("wrong results");
         Console.WriteLine(FormattableString.Invariant(
-            $"forkkit pool startup {startup:F1} ms; map {n} items: {1000 * map / n:F2} us/item; apply_async {n / 10}: {1000 * apply / (n / 10):F1} us/task"));
+            $"forkkit {Label(method)} pool startup {startup:F1} ms; map {n} items: {1000 * map / n:F2} us/item; apply_async {n / 10}: {1000 * apply / (n / 10):F1} us/task"));
         Console.WriteLine(FormattableString.Invariant(
             $"  the same map again on the warm pool: {1000 * warmMap / n:F2} us/item (the first map above includes the workers' start-up)"));
         return 0;
+    }
+
+    static void Sleep(int ms) => Thread.Sleep(ms);
+
+    /// <summary>
+    /// A running child's memory as bench/reference/child_memory.py measures Python's: start a
+    /// child that sleeps, give it 300 ms to settle, read /proc/PID/smaps_rollup. Private_Dirty
+    /// is what the child costs the machine on its own: pages it wrote, which it shares with
+    /// no one.
+    /// </summary>
+    static int ChildMemory(StartMethod method)
+    {
+        RunOne(Noop, method); // the server is up, and the parent's start path compiled
+        using var p = new ForkKit.Process(Sleep, 5_000) { StartMethod = method };
+        p.Start();
+        Thread.Sleep(300);
+        var rollup = File.ReadAllLines($"/proc/{p.Pid}/smaps_rollup")
+            .Select(l => l.Split(':', 2)).Where(f => f.Length == 2)
+            .ToDictionary(f => f[0].Trim(), f => double.Parse(f[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024);
+        p.Terminate();
+        p.Join();
+        Console.WriteLine(FormattableString.Invariant(
+            $"forkkit {Label(method)} child memory: Private_Dirty {rollup["Private_Dirty"]:F1} MiB, Rss {rollup["Rss"]:F1} MiB, Pss {rollup["Pss"]:F1} MiB"));
+        return 0;
+    }
+
+    static void Throw(string why) => throw new InvalidOperationException(why);
+
+    static void AllocateAndCollect(int count)
+    {
+        var keep = new List<byte[]>();
+        for (int i = 0; i < count; i++) keep.Add(new byte[1024]);
+        GC.Collect();
+    }
+
+    static void UseThreadPool(int tasks) => Task.WaitAll(Enumerable.Range(0, tasks).Select(i => Task.Run(() => i * i)).ToArray());
+
+    /// <summary>
+    /// N ForkServer children, a fifth each that return, throw, allocate and collect, use the
+    /// thread pool, or are terminated; prints how many ended as expected, with another code, or
+    /// hung (not ended within 30 s), and what is left behind.
+    /// </summary>
+    static int ForkServerMany(int n)
+    {
+        int ok = 0, wrong = 0, hung = 0;
+        var clock = Stopwatch.StartNew();
+        var stderr = Console.Error;
+        for (int i = 0; i < n; i++)
+        {
+            (Delegate target, object arg, int expected) = (i % 5) switch
+            {
+                0 => ((Delegate)new Action<int>(Sleep), (object)0, 0),
+                1 => (new Action<string>(Throw), "on purpose", 1),
+                2 => (new Action<int>(AllocateAndCollect), 1000, 0),
+                3 => (new Action<int>(UseThreadPool), 8, 0),
+                _ => (new Action<int>(Sleep), 60_000, -15),
+            };
+            using var p = new ForkKit.Process(target, arg) { StartMethod = StartMethod.ForkServer };
+            p.Start();
+            if (expected == -15) p.Terminate();
+            if (!p.Join(TimeSpan.FromSeconds(30)))
+            {
+                hung++;
+                p.Kill();
+                p.Join();
+            }
+            else if (p.ExitCode == expected) ok++;
+            else wrong++;
+        }
+        var table = ForkKit.Diagnostics.ProcessTable.Snapshot();
+        int self = Environment.ProcessId;
+        int? server = table.FirstOrDefault(e => e.ParentPid == self && e.Name == "ForkServer")?.Pid;
+        int left = table.Count(e => (e.ParentPid == self && e.Pid != server) || e.ParentPid == server);
+        Console.WriteLine(FormattableString.Invariant(
+            $"forkkit forkserver {n} mixed children: {ok} as expected, {wrong} other exit codes, {hung} hung, {left} left behind, in {clock.Elapsed.TotalSeconds:F1} s"));
+        return wrong + hung + left == 0 ? 0 : 1;
     }
 
     /// <summary>The timed child's target: static, so the worker host finds it by name.</summary>
@@ -141,15 +248,25 @@ static class Program
     static void WriteOwnPeakRss(string path) =>
         File.WriteAllText(path, File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)));
 
-    static int StartJoin(int n)
+    static int StartJoin(int n, StartMethod method)
     {
         // The warm-up runs JIT the parent's Start/Join path and bring the runtime's files into
         // the page cache, so the timed runs measure the steady state, as Python's loop does.
-        for (int i = 0; i < WarmUpRuns; i++) RunOne(Noop);
+        // With ForkServer the first also boots the server, as Python's warm-up run does.
+        var first = Stopwatch.StartNew();
+        RunOne(Noop, method);
+        double firstMs = first.Elapsed.TotalMilliseconds;
+        for (int i = 1; i < WarmUpRuns; i++) RunOne(Noop, method);
 
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < n; i++) RunOne(Noop);
+        for (int i = 0; i < n; i++) RunOne(Noop, method);
         clock.Stop();
+        if (method == StartMethod.ForkServer)
+        {
+            Console.WriteLine(FormattableString.Invariant(
+                $"forkkit forkserver start+join: {clock.Elapsed.TotalMilliseconds / n:F2} ms/process (N={n}); the first, which booted the server: {firstMs:F1} ms"));
+            return 0;
+        }
 
         // Read now, before the probe: every timed worker has been reaped and counted.
         double childrenPeakMiB = PeakRssKiB(RUSAGE_CHILDREN) / 1024.0;
@@ -164,9 +281,11 @@ static class Program
     }
 
     /// <summary>Starts one Spawn child running <paramref name="target"/>, joins it, and insists it exited with 0.</summary>
-    static void RunOne(Delegate target, params object?[] args)
+    static void RunOne(Delegate target, params object?[] args) => RunOne(target, StartMethod.Spawn, args);
+
+    static void RunOne(Delegate target, StartMethod method, params object?[] args)
     {
-        using var p = new ForkKit.Process(target, args);
+        using var p = new ForkKit.Process(target, args) { StartMethod = method };
         p.Start();
         p.Join();
         if (p.ExitCode != 0)
