@@ -17,7 +17,10 @@ N_PY_SPAWN=30
 N_PY_FORK=100
 N_POOL=100000
 
-REFERENCE_FILES=(start_join.py pool_map.py lock.py limit.c)
+N_FORKSERVER=200
+N_FORKSERVER_MANY=10000
+
+REFERENCE_FILES=(start_join.py pool_map.py lock.py child_memory.py limit.c)
 if [[ -n "${FORKKIT_REFERENCE:-}" ]]; then from="\$FORKKIT_REFERENCE"; else from="the default, bench/reference"; fi
 if [[ ! -d "$REFERENCE" ]]; then
     echo "bench: reference folder not found: $REFERENCE ($from)" >&2
@@ -76,6 +79,12 @@ worker_hwm="$(sed -n "s/.*worker's own VmHWM \([0-9.]*\) MiB.*/\1/p" <<<"$forkki
 parent_rss="$(sed -n "s/.*bench parent's peak RSS \([0-9.]*\) MiB.*/\1/p" <<<"$forkkit_out")"
 echo
 
+echo "== ForkKit: Process(Noop) start+join, StartMethod.ForkServer (the first boots the server; 3 warm-up runs, then N=$N_FORKSERVER)"
+forkserver_out="$("$DOTNET" "$REPO/bench/ForkKit.Bench/bin/$CONFIG/net10.0/ForkKit.Bench.dll" start-join "$N_FORKSERVER" forkserver)"
+echo "$forkserver_out"
+forkserver_ms="$(ms_of "$forkserver_out")"
+echo
+
 py_spawn_ms=""
 py_fork_ms=""
 if (( have_python )); then
@@ -106,6 +115,8 @@ echo
 echo "== Pool(2): startup, map of $N_POOL squares, $((N_POOL / 10)) apply_async (ForkKit and $REFERENCE/pool_map.py)"
 pool_fk="$("$DOTNET" "$REPO/bench/ForkKit.Bench/bin/$CONFIG/net10.0/ForkKit.Bench.dll" pool "$N_POOL" 2)"
 echo "$pool_fk"
+pool_fs="$("$DOTNET" "$REPO/bench/ForkKit.Bench/bin/$CONFIG/net10.0/ForkKit.Bench.dll" pool "$N_POOL" 2 forkserver)"
+echo "$pool_fs"
 pool_py_spawn=""
 pool_py_fork=""
 if (( have_python )); then
@@ -114,6 +125,26 @@ if (( have_python )); then
     pool_py_fork="$(python3 "$REFERENCE/pool_map.py" fork "$N_POOL" 2)"
     echo "$pool_py_fork"
 fi
+echo
+
+echo "== child memory: a running child's Private_Dirty, Rss and Pss (/proc/PID/smaps_rollup, 300 ms after start)"
+mem_fk_spawn="$("$DOTNET" "$REPO/bench/ForkKit.Bench/bin/$CONFIG/net10.0/ForkKit.Bench.dll" child-memory spawn)"
+echo "$mem_fk_spawn"
+mem_fk_fs="$("$DOTNET" "$REPO/bench/ForkKit.Bench/bin/$CONFIG/net10.0/ForkKit.Bench.dll" child-memory forkserver)"
+echo "$mem_fk_fs"
+mem_py_fork=""
+mem_py_spawn=""
+if (( have_python )); then
+    mem_py_fork="python $(python3 "$REFERENCE/child_memory.py" fork)"
+    echo "$mem_py_fork"
+    mem_py_spawn="python $(python3 "$REFERENCE/child_memory.py" spawn)"
+    echo "$mem_py_spawn"
+fi
+echo
+
+echo "== reliability: $N_FORKSERVER_MANY ForkServer children, a fifth each returning, throwing, allocating and collecting, using the thread pool, terminated"
+many_fs="$("$DOTNET" "$REPO/bench/ForkKit.Bench/bin/$CONFIG/net10.0/ForkKit.Bench.dll" forkserver-many "$N_FORKSERVER_MANY" 2>/dev/null)" || true
+echo "$many_fs"
 echo
 
 echo "== Lock: uncontended acquire+release (ForkKit and $REFERENCE/lock.py), then contended"
@@ -128,7 +159,7 @@ echo
 
 echo "== summary (this run; ratio = ForkKit spawn ms / the row's ms)"
 awk -v fk="$forkkit_ms" -v ps="$py_spawn_ms" -v pf="$py_fork_ms" \
-    -v cf="$c_fork_us" -v ce="$c_exec_us" \
+    -v cf="$c_fork_us" -v ce="$c_exec_us" -v fs="$forkserver_ms" -v nfs="$N_FORKSERVER" \
     -v nfk="$N_FORKKIT" -v nps="$N_PY_SPAWN" -v npf="$N_PY_FORK" \
     -v rss="$forkkit_rss" -v hwm="$worker_hwm" -v prss="$parent_rss" '
     function row(label, n, ms) {
@@ -138,6 +169,7 @@ awk -v fk="$forkkit_ms" -v ps="$py_spawn_ms" -v pf="$py_fork_ms" \
     BEGIN {
         printf "%-40s %8s %12s %14s\n", "start+join of one process", "N", "ms/process", "ForkKit/this"
         row("ForkKit spawn (.NET worker host)", nfk, fk)
+        row("ForkKit forkserver (forked by the server)", nfs, fs)
         row("Python multiprocessing spawn", nps, ps)
         row("Python multiprocessing fork", npf, pf)
         row("C fork+exec(/bin/true)+waitpid", 300, ce == "" ? "" : ce / 1000)
@@ -145,6 +177,7 @@ awk -v fk="$forkkit_ms" -v ps="$py_spawn_ms" -v pf="$py_fork_ms" \
         print ""
         if (ps != "") printf "ForkKit / Python spawn: %.2fx\n", fk / ps
         if (pf != "") printf "ForkKit / Python fork:  %.2fx\n", fk / pf
+        if (pf != "" && fs != "") printf "ForkKit forkserver / Python fork: %.2fx; the C floor (fork+_exit+waitpid) is %.3f ms\n", fs / pf, cf / 1000
         printf "ForkKit worker peak RSS: %s MiB (getrusage RUSAGE_CHILDREN ru_maxrss: largest resident set of any reaped child)\n", rss
         printf "  the worker'"'"'s own VmHWM: %s MiB; the bench parent'"'"'s peak: %s MiB. ForkKit spawns with\n", hwm, prss
         printf "  vfork+execve, and Linux counts the parent'"'"'s resident set into the child'"'"'s ru_maxrss at execve,\n"
@@ -162,14 +195,15 @@ pool_field() {
     esac
 }
 awk -v fs="$(pool_field "$pool_fk" startup)" -v fm="$(pool_field "$pool_fk" map)" -v fa="$(pool_field "$pool_fk" apply)" \
+    -v vs="$(pool_field "$pool_fs" startup)" -v vm="$(pool_field "$pool_fs" map)" -v va="$(pool_field "$pool_fs" apply)" \
     -v ss="$(pool_field "$pool_py_spawn" startup)" -v sm="$(pool_field "$pool_py_spawn" map)" -v sa="$(pool_field "$pool_py_spawn" apply)" \
     -v ks="$(pool_field "$pool_py_fork" startup)" -v km="$(pool_field "$pool_py_fork" map)" -v ka="$(pool_field "$pool_py_fork" apply)" '
     function r(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%.2fx", a / b) }
     BEGIN {
-        printf "%-22s %12s %14s %14s %16s %16s\n", "Pool(2)", "ForkKit", "Python spawn", "Python fork", "ForkKit/spawn", "ForkKit/fork"
-        printf "%-22s %12s %14s %14s %16s %16s\n", "startup (ms)", fs, ss, ks, r(fs, ss), r(fs, ks)
-        printf "%-22s %12s %14s %14s %16s %16s\n", "map (us/item)", fm, sm, km, r(fm, sm), r(fm, km)
-        printf "%-22s %12s %14s %14s %16s %16s\n", "apply_async (us/task)", fa, sa, ka, r(fa, sa), r(fa, ka)
+        printf "%-22s %14s %14s %14s %14s %16s %18s\n", "Pool(2)", "ForkKit spawn", "ForkKit fsrv", "Python spawn", "Python fork", "spawn/py spawn", "forkserver/py fork"
+        printf "%-22s %14s %14s %14s %14s %16s %18s\n", "startup (ms)", fs, vs, ss, ks, r(fs, ss), r(vs, ks)
+        printf "%-22s %14s %14s %14s %14s %16s %18s\n", "map (us/item)", fm, vm, sm, km, r(fm, sm), r(vm, km)
+        printf "%-22s %14s %14s %14s %14s %16s %18s\n", "apply_async (us/task)", fa, va, sa, ka, r(fa, sa), r(va, ka)
     }'
 
 echo
@@ -200,5 +234,11 @@ target() {
     }'
 }
 target "spawn start+join vs python spawn" "$forkkit_ms" "$py_spawn_ms" "ms" 1.0
+mem_of() { sed -n 's/.*Private_Dirty \([0-9.]*\) MiB.*/\1/p' <<<"$1"; }
+target "forkserver start+join vs python fork" "$forkserver_ms" "$py_fork_ms" "ms" 0.7
+target "pool startup forkserver vs python fork" "$(pool_field "$pool_fs" startup)" "$(pool_field "$pool_py_fork" startup)" "ms" 1.0
+target "map first vs python fork" "$(pool_field "$pool_fs" map)" "$(pool_field "$pool_py_fork" map)" "us/item" 1.0
+target "apply_async vs python fork" "$(pool_field "$pool_fs" apply)" "$(pool_field "$pool_py_fork" apply)" "us/task" 1.0
+target "child memory forkserver vs python fork" "$(mem_of "$mem_fk_fs")" "$(mem_of "$mem_py_fork")" "MiB" 1.0
 target "lock vs python" "$(sed -n 's/^forkkit Lock acquire+release: \([0-9.]*\) ns.*/\1/p' <<<"$lock_fk")" \
     "$(sed -n 's/.*acquire+release: \([0-9.]*\) ns.*/\1/p' <<<"$lock_py")" "ns" 0.5

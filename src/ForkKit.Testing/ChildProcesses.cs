@@ -73,7 +73,7 @@ public static class ChildProcesses
     {
         int? server = Launching.ForkServerLauncher.ServerPid;
         var children = ProcessTable.ChildrenOf(self).Where(e => e.Pid != server);
-        return server is { } pid ? children.Concat(ProcessTable.ChildrenOf(pid)) : children;
+        return children.Concat(Launching.ForkServerLauncher.ServersChildren());
     }
 
     /// <summary>Checks again every few milliseconds until clean or <paramref name="grace"/> has passed; returns the last report.</summary>

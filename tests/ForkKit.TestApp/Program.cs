@@ -232,7 +232,7 @@ static class Scenarios
     {
         int? server = ForkKit.Launching.ForkServerLauncher.ServerPid;
         var left = ForkKit.Diagnostics.ProcessTable.ChildrenOf(Environment.ProcessId).Where(e => e.Pid != server).ToList();
-        if (server is { } s) left.AddRange(ForkKit.Diagnostics.ProcessTable.ChildrenOf(s));
+        left.AddRange(ForkKit.Launching.ForkServerLauncher.ServersChildren());
         return $"{left.Count} children, {left.Count(e => e.State == ForkKit.Diagnostics.ProcessState.Zombie)} zombies";
     }
 

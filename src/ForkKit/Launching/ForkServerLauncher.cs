@@ -21,6 +21,14 @@ sealed class ForkServerLauncher : ILauncher
     /// <summary>The running fork server's pid, if this process has one (ForkKit.Testing leaves it out of its leaks and counts its children as ours).</summary>
     internal static int? ServerPid => s_server.IsValueCreated ? s_server.Value.Pid : null;
 
+    /// <summary>
+    /// The children of this process's fork server that are this process's own: all but the
+    /// server's spare (a child forked ahead of need, which is part of the server). Empty
+    /// without a server.
+    /// </summary>
+    internal static IEnumerable<Diagnostics.ProcessEntry> ServersChildren() =>
+        ServerPid is { } pid ? Diagnostics.ProcessTable.ChildrenOf(pid).Where(e => e.Name != Worker.ForkServerHost.SpareName) : [];
+
     /// <summary>This process's end of the server's socket, while a server runs.</summary>
     internal static int? ServerSocket => s_server.IsValueCreated ? s_server.Value.Socket : null;
 

@@ -40,20 +40,44 @@ static class ForkServerHost
     /// <summary>A child of the server: its pid, its pidfd (-1 without pidfd support), the write end of its status pipe.</summary>
     sealed record Served(int Pid, int Pidfd, int Status);
 
+    /// <summary>
+    /// The spare: a child forked ahead of need, waiting on its socket for a request to become
+    /// (Android's unspecialized app process pool, of one). <paramref name="Generation"/> says
+    /// what the server had compiled when it forked the spare.
+    /// </summary>
+    sealed record Spare(int Pid, int Pidfd, int Socket, long Generation);
+
+    /// <summary>A request as received: the role, the start message, the descriptors that came with it.</summary>
+    sealed record Request(WorkerRole Role, byte[] StartMessage, WorkerStart Start, List<int> Fds);
+
+    /// <summary>The comm of the server's spare child, which is part of the server, not a child of the parent's.</summary>
+    public const string SpareName = "ForkSpare";
+
     sealed class Server(int socket, string? fault)
     {
         readonly int _clientPid = Syscalls.GetParentPid();
         readonly (nint, int)? _title = ProcessTitle.ArgumentArea();
         readonly List<Served> _children = new();
+        readonly Dictionary<MethodInfo, long> _compiledAt = new();
+        long _generation = 1;
+        Spare? _spare;
+        readonly List<(int Pid, int Pidfd)> _retired = new();
 
         public int Serve()
         {
+            MakeSpare();
             var fds = new List<int>();
             while (true)
             {
                 fds.Clear();
                 fds.Add(socket);
-                bool someWithoutPidfd = false;
+                bool someWithoutPidfd = _spare is { Pidfd: < 0 };
+                if (_spare is { Pidfd: >= 0 } spare) fds.Add(spare.Pidfd);
+                foreach (var r in _retired)
+                {
+                    if (r.Pidfd >= 0) fds.Add(r.Pidfd);
+                    else someWithoutPidfd = true;
+                }
                 foreach (var c in _children)
                 {
                     if (c.Pidfd >= 0) fds.Add(c.Pidfd);
@@ -61,11 +85,15 @@ static class ForkServerHost
                 }
                 var readable = WaitReadable(fds, someWithoutPidfd ? 50 : -1);
                 ReapEnded();
-                if (readable[0] && !ServeOne()) return 0; // the parent closed the socket: it has ended
+                if (readable[0])
+                {
+                    if (!ServeOne()) return 0; // the parent closed the socket: it has ended
+                    if (_spare is null) MakeSpare(); // after the reply: the parent is not kept waiting for it
+                }
             }
         }
 
-        /// <summary>Reaps every child that has ended and tells its parent how.</summary>
+        /// <summary>Reaps every child that has ended and tells its parent how; a spare that died is reaped and forgotten.</summary>
         unsafe void ReapEnded()
         {
             byte* record = stackalloc byte[5];
@@ -80,35 +108,49 @@ static class ForkServerHost
                 if (c.Pidfd >= 0) Close(c.Pidfd);
                 _children.RemoveAt(i);
             }
+            if (_spare is { } spare && Syscalls.WaitPid(spare.Pid, noHang: true) is not WaitStatus.StillRunning)
+            {
+                DropSpare(spare);
+            }
+            for (int i = _retired.Count - 1; i >= 0; i--)
+            {
+                if (Syscalls.WaitPid(_retired[i].Pid, noHang: true) is WaitStatus.StillRunning) continue;
+                if (_retired[i].Pidfd >= 0) Close(_retired[i].Pidfd);
+                _retired.RemoveAt(i);
+            }
         }
 
-        /// <summary>Reads one request, forks its child and replies. False when the parent has closed the socket.</summary>
+        /// <summary>
+        /// Lets a spare go: closing its socket ends it (it reads end-of-file), and it is reaped
+        /// with the children, telling no one.
+        /// </summary>
+        void Retire(Spare spare)
+        {
+            Close(spare.Socket);
+            _retired.Add((spare.Pid, spare.Pidfd));
+            _spare = null;
+        }
+
+        void DropSpare(Spare spare)
+        {
+            Close(spare.Socket);
+            if (spare.Pidfd >= 0) Close(spare.Pidfd);
+            _spare = null;
+        }
+
+        /// <summary>Reads one request, has a child run it (the spare, or a fresh fork) and replies. False when the parent has closed the socket.</summary>
         bool ServeOne()
         {
-            var fds = new List<int>();
-            byte[] startMessage;
-            WorkerRole role;
-            try
+            var request = Receive();
+            if (request is null) return false;
+
+            var (prepared, compiledAt) = Prepare(request.Start, request.Role);
+            if (_spare is { } spare)
             {
-                Span<byte> header = stackalloc byte[ForkServerMessages.RequestHeaderBytes];
-                if (!FdChannel.Receive(socket, header, fds)) return false;
-                (role, int length) = ForkServerMessages.ReadRequestHeader(header);
-                startMessage = new byte[length];
-                if (!FdChannel.Receive(socket, startMessage, fds)) return false;
-                int wanted = role == WorkerRole.Pool ? 3 : 1;
-                if (fds.Count != wanted)
-                    throw new InvalidDataException($"fork server request: {fds.Count} descriptor(s) came with a {role} request, which needs {wanted}");
-            }
-            catch (Exception e) when (e is InvalidDataException or SyscallException)
-            {
-                foreach (var fd in fds) Close(fd);
-                // The stream may be out of step now: say why, and end; the parent starts a new server.
-                TryReply(0, 0, e.Message);
-                return false;
+                if (compiledAt <= spare.Generation && Assign(spare, request)) return Started(spare.Pid, spare.Pidfd, request.Fds);
+                if (compiledAt != long.MaxValue) Retire(spare); // forked before this target was compiled: a new one will have it
             }
 
-            var start = WorkerStart.Parse(startMessage);
-            object? prepared = Prepare(start, role);
             int pid;
             try
             {
@@ -116,15 +158,48 @@ static class ForkServerHost
             }
             catch (SyscallException e)
             {
-                foreach (var fd in fds) Close(fd);
+                foreach (var fd in request.Fds) Close(fd);
                 return TryReply(0, e.Errno, e.Call);
             }
-            if (pid == 0) RunChild(start, role, prepared, fds); // never returns
+            if (pid == 0)
+            {
+                LeaveTheServersDescriptors(keep: -1);
+                RunChild(request.Start, request.Role, prepared, request.Fds); // never returns
+            }
+            return Started(pid, Shim.PidfdOpen(pid), request.Fds);
+        }
 
-            int pidfd = Shim.PidfdOpen(pid);
+        /// <summary>Records the child, keeps its status pipe, lets go of its other ends, replies with its pid and pidfd.</summary>
+        bool Started(int pid, int pidfd, List<int> fds)
+        {
             _children.Add(new Served(pid, pidfd, fds[0]));
             for (int i = 1; i < fds.Count; i++) Close(fds[i]); // the child has its pipe ends now
             return TryReply(pid, 0, null, pidfd);
+        }
+
+        /// <summary>The next request; null when the parent closed the socket or sent what is no request (answered; then the server ends).</summary>
+        Request? Receive()
+        {
+            var fds = new List<int>();
+            try
+            {
+                Span<byte> header = stackalloc byte[ForkServerMessages.RequestHeaderBytes];
+                if (!FdChannel.Receive(socket, header, fds)) return null;
+                var (role, length) = ForkServerMessages.ReadRequestHeader(header);
+                var startMessage = new byte[length];
+                if (!FdChannel.Receive(socket, startMessage, fds)) return null;
+                int wanted = role == WorkerRole.Pool ? 3 : 1;
+                if (fds.Count != wanted)
+                    throw new InvalidDataException($"fork server request: {fds.Count} descriptor(s) came with a {role} request, which needs {wanted}");
+                return new Request(role, startMessage, WorkerStart.Parse(startMessage), fds);
+            }
+            catch (Exception e) when (e is InvalidDataException or SyscallException or System.Text.Json.JsonException)
+            {
+                foreach (var fd in fds) Close(fd);
+                // The stream may be out of step now: say why, and end; the parent starts a new server.
+                TryReply(0, 0, e.Message);
+                return null;
+            }
         }
 
         /// <summary>
@@ -132,28 +207,33 @@ static class ForkServerHost
         /// compiles it again: a Process target with its arguments decoded where that only builds
         /// data (<see cref="Arguments.DecodesToPlainData"/>; else the child decodes them), or the
         /// exception that stops it, which the child reports as a spawned child would; a pool's
-        /// initializer.
+        /// initializer. Also when the target was first compiled here: a spare forked before then
+        /// would have to compile it itself.
         /// </summary>
-        static object? Prepare(WorkerStart start, WorkerRole role)
+        (object? Prepared, long CompiledAt) Prepare(WorkerStart start, WorkerRole role)
         {
             try
             {
                 if (role == WorkerRole.Pool)
-                {
-                    if (start.Target is { } init) Compile(Targets.Resolve(init));
-                    return null;
-                }
+                    return (null, start.Target is { } init ? CompiledAt(Targets.Resolve(init)) : 0);
                 var method = WorkerHost.Resolve(start);
-                Compile(method);
-                return Arguments.DecodesToPlainData(method) ? WorkerHost.Decode(start, method) : method;
+                long at = CompiledAt(method);
+                return (Arguments.DecodesToPlainData(method) ? WorkerHost.Decode(start, method) : method, at);
             }
             catch (Exception e)
             {
-                return e;
+                return (e, long.MaxValue);
             }
         }
 
-        static void Compile(MethodInfo method)
+        long CompiledAt(MethodInfo method)
+        {
+            if (_compiledAt.TryGetValue(method, out long at)) return at;
+            Compile(method);
+            return _compiledAt[method] = ++_generation;
+        }
+
+        static void Compile(MethodBase method)
         {
             try
             {
@@ -165,9 +245,104 @@ static class ForkServerHost
             }
         }
 
+        /// <summary>Forks the spare: a child that leaves the server's descriptors behind and waits for a request of its own.</summary>
+        void MakeSpare()
+        {
+            var (ours, theirs) = FdChannel.CreatePair();
+            int a = (int)ours.DangerousGetHandle(), b = (int)theirs.DangerousGetHandle();
+            GC.SuppressFinalize(ours);
+            GC.SuppressFinalize(theirs);
+            int pid;
+            try
+            {
+                pid = Syscalls.ForkUnchecked();
+            }
+            catch (SyscallException)
+            {
+                Close(a);
+                Close(b);
+                return; // no spare: requests fork afresh
+            }
+            if (pid == 0)
+            {
+                Close(a);
+                LeaveTheServersDescriptors(keep: b);
+                RunSpare(b); // never returns
+            }
+            Close(b);
+            _spare = new Spare(pid, Shim.PidfdOpen(pid), a, _generation);
+        }
+
+        /// <summary>Hands a request to the spare; false if the spare is gone (then it is reaped and the request forks afresh).</summary>
+        bool Assign(Spare spare, Request request)
+        {
+            try
+            {
+                FdChannel.Send(spare.Socket, ForkServerMessages.Request(request.Role, request.StartMessage), request.Fds.ToArray());
+            }
+            catch (SyscallException)
+            {
+                Syscalls.Kill(spare.Pid, Syscalls.SIGKILL);
+                Syscalls.WaitPid(spare.Pid);
+                DropSpare(spare);
+                return false;
+            }
+            Close(spare.Socket); // the spare owns its child from here: its pidfd moves to the served child
+            _spare = null;
+            return true;
+        }
+
+        /// <summary>In the spare: waits for its request, then runs it as a freshly forked child would. Ends when the server ends.</summary>
+        void RunSpare(int spareSocket)
+        {
+            Os.Current.SetProcessName(SpareName);
+            if (_title is { } area) ProcessTitle.Set(area, $"forkkit: ForkServer spare (parent {_clientPid})");
+            var fds = new List<int>();
+            Span<byte> header = stackalloc byte[ForkServerMessages.RequestHeaderBytes];
+            WorkerStart start;
+            WorkerRole role;
+            try
+            {
+                if (!FdChannel.Receive(spareSocket, header, fds)) Syscalls.Exit(0); // the server ended
+                (role, int length) = ForkServerMessages.ReadRequestHeader(header);
+                var startMessage = new byte[length];
+                if (!FdChannel.Receive(spareSocket, startMessage, fds)) Syscalls.Exit(0);
+                start = WorkerStart.Parse(startMessage);
+            }
+            catch (Exception)
+            {
+                Syscalls.Exit(1); // the server sent what it received and checked: nothing else can come
+                return;
+            }
+            Close(spareSocket);
+            RunChild(start, role, null, fds);
+        }
+
         /// <summary>
-        /// In the child, which has only this thread: leave the server's descriptors behind, take
-        /// the child's name, report running, run the work, report the exit code, _exit.
+        /// In a new child: closes the server's own descriptors (its socket, every child's status
+        /// pipe and pidfd, the spare's), so that the child holds nothing that tells the parent
+        /// or the server when something ended.
+        /// </summary>
+        void LeaveTheServersDescriptors(int keep)
+        {
+            Close(socket);
+            foreach (var c in _children)
+            {
+                Close(c.Status);
+                if (c.Pidfd >= 0) Close(c.Pidfd);
+            }
+            if (_spare is { } spare && spare.Socket != keep)
+            {
+                Close(spare.Socket);
+                if (spare.Pidfd >= 0) Close(spare.Pidfd);
+            }
+            foreach (var r in _retired)
+                if (r.Pidfd >= 0) Close(r.Pidfd);
+        }
+
+        /// <summary>
+        /// In the child, which has only this thread: take the child's name, report running, run
+        /// the work, report the exit code, _exit.
         /// </summary>
         unsafe void RunChild(WorkerStart start, WorkerRole role, object? prepared, List<int> fds)
         {
@@ -175,12 +350,6 @@ static class ForkServerHost
             var record = new byte[5];
             try
             {
-                Close(socket);
-                foreach (var c in _children)
-                {
-                    Close(c.Status);
-                    if (c.Pidfd >= 0) Close(c.Pidfd);
-                }
                 CurrentProcess.Name = start.Name;
                 Os.Current.SetProcessName(start.Name);
                 if (_title is { } area) ProcessTitle.Set(area, $"forkkit: {start.Name} (parent {_clientPid})");
@@ -200,7 +369,7 @@ static class ForkServerHost
             }
         }
 
-        /// <summary>A Process target as <see cref="Prepare"/> left it: ready, resolved only, or failed.</summary>
+        /// <summary>A Process target as <see cref="Prepare"/> left it (ready, resolved only, or failed), or as a spare got it (nothing done yet).</summary>
         static int RunProcess(WorkerStart start, object? prepared)
         {
             try
@@ -209,7 +378,8 @@ static class ForkServerHost
                 {
                     WorkerHost.PreparedTarget ready => ready,
                     MethodInfo method => WorkerHost.Decode(start, method),
-                    _ => throw (Exception)prepared!,
+                    null => WorkerHost.Prepare(start),
+                    _ => throw (Exception)prepared,
                 };
                 return WorkerHost.RunTarget(start.Name, target);
             }
@@ -225,7 +395,7 @@ static class ForkServerHost
         /// </summary>
         public void CompileChildPath()
         {
-            foreach (var name in new[] { nameof(RunChild), nameof(RunProcess), nameof(RunPoolWorker) })
+            foreach (var name in new[] { nameof(RunChild), nameof(RunProcess), nameof(RunPoolWorker), nameof(RunSpare), nameof(LeaveTheServersDescriptors) })
                 Compile(typeof(Server).GetMethod(name, BindingFlags.Instance | BindingFlags.Static | BindingFlags.NonPublic)!);
             Compile(typeof(ProcessTitle).GetMethod(nameof(ProcessTitle.Set))!);
             Compile(typeof(ForkServerMessages).GetMethod(nameof(ForkServerMessages.WriteCode))!);
@@ -243,7 +413,7 @@ static class ForkServerHost
             return PoolWorkerHost.Run(start, taskStream, resultStream);
         }
 
-        unsafe bool TryReply(int pid, int errno, string? error, int pidfd = -1)
+        bool TryReply(int pid, int errno, string? error, int pidfd = -1)
         {
             try
             {
