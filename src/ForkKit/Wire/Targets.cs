@@ -61,8 +61,15 @@ static class Targets
         return new TargetReference(assembly.Location, assembly.FullName!, owner.FullName!, method.Name, method.MetadataToken);
     }
 
-    /// <summary>Loads the target's assembly and finds the method, in the child.</summary>
-    public static MethodInfo Resolve(TargetReference target)
+    /// <summary>
+    /// Loads the target's assembly and finds the method, in the child; once per target and
+    /// process (a fork server resolves each request's target, and its children inherit what it found).
+    /// </summary>
+    public static MethodInfo Resolve(TargetReference target) => s_resolved.TryGetValue(target, out var method) ? method : s_resolved[target] = Find(target);
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<TargetReference, MethodInfo> s_resolved = new();
+
+    static MethodInfo Find(TargetReference target)
     {
         var assembly = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.FullName == target.AssemblyName)
             ?? LoadWithDependencies(target.AssemblyPath);
