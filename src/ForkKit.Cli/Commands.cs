@@ -24,7 +24,7 @@ static class Commands
 
     static Command BuildDemo()
     {
-        var demo = new Command("demo", "Run a demo: the seed article's examples (process, processes, no-join, list, apply, apply-async, map, map-async, lock) and the mechanics (zombie, orphan, counter, abandoned, managed-fork, fork, cow).");
+        var demo = new Command("demo", "Run a demo: the seed article's examples (process, processes, no-join, list, apply, apply-async, map, map-async, lock) and the mechanics (zombie, orphan, counter, abandoned, managed-fork, fork, forkserver, cow).");
         foreach (var d in Demo.All)
         {
             var fast = new Option<bool>("--fast") { Description = "Scale the sleeps down tenfold (classrooms, tests)." };

@@ -25,6 +25,20 @@ static class ProcessView
         foreach (var top in shown.Where(e => !pids.Contains(e.ParentPid))) Walk(top, 0);
     }
 
+    /// <summary>The tree under <paramref name="root"/>, root included, in `forkkit ps --tree`'s columns.</summary>
+    public static void PrintTree(TextWriter output, int root)
+    {
+        var table = ProcessTable.Snapshot();
+        var byParent = table.ToLookup(e => e.ParentPid);
+        output.WriteLine("  {0,7} {1,7} {2} {3,-15} {4}", "PID", "PPID", "S", "NAME", "COMMAND");
+        void Walk(ProcessEntry e, int depth)
+        {
+            output.WriteLine(Row(e, depth));
+            foreach (var child in byParent[e.Pid]) Walk(child, depth + 1);
+        }
+        if (table.FirstOrDefault(e => e.Pid == root) is { } top) Walk(top, 0);
+    }
+
     static string Row(ProcessEntry e, int depth)
     {
         var command = e.State == ProcessState.Zombie ? $"[{e.Name}] <defunct>" : e.CommandLine;

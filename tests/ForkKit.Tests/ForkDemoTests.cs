@@ -45,4 +45,21 @@ public class ForkDemoTests
         Assert.That(afterWrite.Private - afterFork.Private, Is.InRange(28.0, 40.0), "writing half the array copies about 32 MiB");
         Assert.That(r.Stdout, Does.Contain("the parent's array still reads 1 at offset 0 and 1 at"));
     }
+
+    [Test]
+    public void TheForkServerDemoShowsItsChildrenUnderTheServerUnderTheDemo()
+    {
+        var r = Repo.Run(Repo.Dotnet, ["exec", Path.Combine(Repo.OutputDir, "ForkKit.Cli.dll"), "demo", "forkserver", "--fast"], TimeSpan.FromMinutes(2));
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.Stdout + r.Stderr);
+        Assert.That(Regex.Matches(r.Stdout, @"started Process-\d \(pid \d+\) in [0-9.]+ ms"), Has.Count.EqualTo(4));
+        var demo = Regex.Match(r.Stdout, @"^\s+(\d+)\s+\d+ \w dotnet ", RegexOptions.Multiline);
+        var server = Regex.Match(r.Stdout, @"^\*\s+(\d+)\s+(\d+) \w ForkServer\s+forkkit: ForkServer \(parent (\d+)\)", RegexOptions.Multiline);
+        Assert.That(demo.Success && server.Success, Is.True, r.Stdout);
+        Assert.That((server.Groups[2].Value, server.Groups[3].Value), Is.EqualTo((demo.Groups[1].Value, demo.Groups[1].Value)), "the server is the demo's child");
+        var children = Regex.Matches(r.Stdout, @"^\*\s+\d+\s+(\d+) \w Process-\d\s+forkkit: Process-\d \(parent (\d+)\)", RegexOptions.Multiline);
+        Assert.That(children, Has.Count.EqualTo(4), r.Stdout);
+        Assert.That(children.Select(m => (m.Groups[1].Value, m.Groups[2].Value)),
+            Is.All.EqualTo((server.Groups[1].Value, demo.Groups[1].Value)), "each child is the server's, and names the demo as its parent");
+        Assert.That(Regex.Matches(r.Stdout, @"Process-\d exit code 0"), Has.Count.EqualTo(4));
+    }
 }

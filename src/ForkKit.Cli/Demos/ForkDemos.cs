@@ -14,6 +14,8 @@ static class ForkDemos
     [
         new("fork", "The seed's Process example with StartMethod.Fork: the child is a copy of the parent (its pid, its parent's pid, a variable it changes in its copy only).",
             o => InForkSafeProcess(Fork)),
+        new("forkserver", "The seed's four processes with StartMethod.ForkServer: a warm server forks each child; each start timed, and the tree this process -> ForkServer -> children.",
+            o => ForkServer()),
         new("cow", "Copy-on-write: fork with a 64 MiB array, see the child share the parent's pages (/proc/PID/smaps_rollup), then get private copies of the half it writes.",
             o => InForkSafeProcess(CopyOnWrite)),
     ];
@@ -39,6 +41,36 @@ static class ForkDemos
         using var again = System.Diagnostics.Process.Start(info)!;
         again.WaitForExit();
         return again.ExitCode;
+    }
+
+    /// <summary>
+    /// The seed's four processes started by the fork server. The first start also boots the
+    /// server (a worker host started with the fork-safe settings); the others are a fork of its
+    /// warm runtime. This process needs no settings of its own.
+    /// </summary>
+    static int ForkServer()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Console.Error.WriteLine("forkkit: StartMethod.ForkServer forks, and Windows has no fork (a new process always starts a program afresh).");
+            return 1;
+        }
+        SeedDemos.Timed(() =>
+        {
+            var processes = Enumerable.Range(0, 4).Select(_ => new Process(SeedDemos.Square, 3) { StartMethod = StartMethod.ForkServer }).ToList();
+            foreach (var p in processes)
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                p.Start();
+                Console.WriteLine($"started {p.Name} (pid {p.Pid}) in {clock.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture)} ms");
+            }
+            Console.WriteLine();
+            ProcessView.PrintTree(Console.Out, Environment.ProcessId);
+            Console.WriteLine();
+            foreach (var p in processes) p.Join();
+            foreach (var p in processes) Console.WriteLine($"{p.Name} exit code {p.ExitCode}");
+        });
+        return 0;
     }
 
     /// <summary>Changed by the parent before Start and by the child in its copy.</summary>
