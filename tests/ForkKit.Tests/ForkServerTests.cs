@@ -240,6 +240,28 @@ public class ForkServerTests : ScratchFileFixture
         Assert.That(Run(ChildTargets.Noop), Is.EqualTo(0), "the next start brings up a new server");
     }
 
+    [Test]
+    public void AServerThatDiesWhileAStartWaitsForItFailsThatStartAtOnce()
+    {
+        Run(ChildTargets.Noop);
+        int server = ForkServerLauncher.ServerPid!.Value;
+        Syscalls.Kill(server, 19); // SIGSTOP: the next request waits for an answer
+        using var p = Forked(ChildTargets.Noop);
+        var clock = Stopwatch.StartNew();
+        var start = Task.Run(() => Assert.Throws<ForkServerException>(p.Start));
+        var client = (ForkServerClient)ForkServerLauncher.Current!;
+        Assert.That(Wait.Until(() => client.WaitingForReply), Is.True, "the request was sent and its start waits for the answer");
+        Assert.That(start.IsCompleted, Is.False);
+        Syscalls.Kill(server, Syscalls.SIGKILL);
+        Assert.That(start.Wait(TimeSpan.FromSeconds(5)), Is.True, "the start failed soon after the server died, long before the deadline");
+        Assert.That(clock.Elapsed, Is.LessThan(ForkServerClient.Deadline));
+        Assert.That(start.Result!.Message, Does.Contain($"the fork server (pid {server}) was killed by signal 9 (SIGKILL) while starting {p.Name}")
+            .And.Contain("was not started").And.Contain("The next start brings up a new server"));
+        Assert.That(p.Pid, Is.Null);
+        Assert.That(Run(ChildTargets.Noop), Is.EqualTo(0));
+        Assert.That(ForkServerLauncher.ServerPid, Is.Not.EqualTo(server));
+    }
+
     [TestCase("hang-before-running", "did not report running within 1 s; it was killed")]
     [TestCase("crash-before-running", "was killed by signal 6 (SIGABRT) before it ran its target")]
     public void AChildThatHangsOrDiesBeforeItRunsFailsItsStartAndLeavesNothing(string fault, string message)

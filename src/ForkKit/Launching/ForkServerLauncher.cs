@@ -18,6 +18,9 @@ sealed class ForkServerLauncher : ILauncher
     // PublicationOnly: a failure (Windows) is not cached as the value; it is simply thrown again.
     static readonly Lazy<IForkServer> s_server = new(() => Os.Current.CreateForkServer(StartServer), LazyThreadSafetyMode.PublicationOnly);
 
+    /// <summary>This process's fork server, if one was asked for.</summary>
+    internal static IForkServer? Current => s_server.IsValueCreated ? s_server.Value : null;
+
     /// <summary>The running fork server's pid, if this process has one (ForkKit.Testing leaves it out of its leaks and counts its children as ours).</summary>
     internal static int? ServerPid => s_server.IsValueCreated ? s_server.Value.Pid : null;
 

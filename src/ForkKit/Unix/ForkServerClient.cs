@@ -33,6 +33,9 @@ sealed class ForkServerClient(Func<SafeFileHandle, IChild> startServer) : IForkS
 
     public int? Socket => _socketFd is var fd && fd >= 0 ? fd : null;
 
+    /// <summary>True while a request has been sent and its reply not yet come (for the tests of a server that dies then).</summary>
+    internal volatile bool WaitingForReply;
+
     public IChild Start(ForkRequest request)
     {
         var deadline = Environment.TickCount64 + (long)Deadline.TotalMilliseconds;
@@ -84,8 +87,17 @@ sealed class ForkServerClient(Func<SafeFileHandle, IChild> startServer) : IForkS
             }
 
             long left = Math.Max(0, deadline - Environment.TickCount64);
-            if (Shim.WaitReadable(s, (int)Math.Min(left, int.MaxValue)) == 0)
-                throw ServerHung(request.Name);
+            WaitingForReply = true;
+            int readable;
+            try
+            {
+                readable = Shim.WaitReadable(s, (int)Math.Min(left, int.MaxValue));
+            }
+            finally
+            {
+                WaitingForReply = false;
+            }
+            if (readable == 0) throw ServerHung(request.Name);
             Span<byte> header = stackalloc byte[ForkServerMessages.ReplyHeaderBytes];
             bool replied;
             try
