@@ -155,6 +155,16 @@ public class ForkServerTests : ScratchFileFixture
     }
 
     [Test]
+    public void EachForkServerWorkerRunsTheInitializerOnceInItsOwnCopy()
+    {
+        using var pool = new Pool(2, PoolTargets.Init, ["ready"], startMethod: StartMethod.ForkServer);
+        var states = pool.Map(PoolTargets.InitState, Enumerable.Range(0, 40), chunkSize: 1);
+        Assert.That(states, Is.All.EqualTo("1:ready"), "the initializer ran once in each worker, not in the server (then it would read 2:ready or more)");
+        pool.Close();
+        pool.Join();
+    }
+
+    [Test]
     public void AForkServerWorkerKilledMidTaskFailsThatTaskWithWorkerLost()
     {
         using var pool = new Pool(1, startMethod: StartMethod.ForkServer);
