@@ -93,10 +93,18 @@ public sealed class Pool : IDisposable
     {
         var result = new AsyncResult<TResult>(callback, errorCallback, ResultHandler.ReportCallbackError);
         var parameters = Parameter.Of(f.Method, "args");
-        var chunk = SubmitChunks<TResult>(f, 1, 1, (w, _) =>
-        {
-            for (int i = 0; i < args.Length; i++) Arguments.Write(w, parameters[i], args[i]);
-        }).Single();
+        var types = f.Method.GetParameters().Select(p => p.ParameterType).ToArray();
+        bool binary = Binary<TResult>(f, types) && args.Select((a, i) => BinaryWire.Fits(a, types[i])).All(fits => fits);
+        var encode = binary
+            ? BinaryChunks((w, _) =>
+            {
+                for (int i = 0; i < args.Length; i++) w.WriteBoxed(types[i], args[i]);
+            })
+            : JsonChunks((w, _) =>
+            {
+                for (int i = 0; i < args.Length; i++) Arguments.Write(w, parameters[i], args[i]);
+            });
+        var chunk = SubmitChunks<TResult>(f, 1, 1, encode).Single();
         chunk.Then(values => result.Complete(values[0]), result.Fail);
         return result;
     }
@@ -113,16 +121,25 @@ public sealed class Pool : IDisposable
     /// </summary>
     public AsyncResult<List<TResult>> MapAsync<T, TResult>(Func<T, TResult> f, IEnumerable<T> items, int? chunkSize = null,
         Action<List<TResult>>? callback = null, Action<Exception>? errorCallback = null) =>
-        SubmitMap(f, Items(items), chunkSize, callback, errorCallback, (w, item, parameters) => Arguments.Write(w, parameters[0], item));
+        SubmitMap(f, Items(items), chunkSize, callback, errorCallback, OneArgument<T, TResult>(f));
 
     /// <summary>f(a, b) for every pair, in input order (Python's starmap).</summary>
     public List<TResult> Starmap<T1, T2, TResult>(Func<T1, T2, TResult> f, IEnumerable<(T1, T2)> items, int? chunkSize = null)
     {
-        return SubmitMap<(T1, T2), TResult>(f, Items(items), chunkSize, null, null, (w, pair, parameters) =>
-        {
-            Arguments.Write(w, parameters[0], pair.Item1);
-            Arguments.Write(w, parameters[1], pair.Item2);
-        }).Get();
+        var list = Items(items);
+        var parameters = Parameter.Of(f.Method, "items");
+        var encode = Binary<TResult>(f, [typeof(T1), typeof(T2)])
+            ? BinaryChunks((w, i) =>
+            {
+                w.Write(list[i].Item1);
+                w.Write(list[i].Item2);
+            })
+            : JsonChunks((w, i) =>
+            {
+                Arguments.Write(w, parameters[0], list[i].Item1);
+                Arguments.Write(w, parameters[1], list[i].Item2);
+            });
+        return SubmitMap<TResult>(f, list.Count, chunkSize, null, null, encode).Get();
     }
 
     /// <summary>
@@ -161,13 +178,16 @@ public sealed class Pool : IDisposable
     }
 
     AsyncResult<List<TResult>> SubmitMap<T, TResult>(Delegate f, IReadOnlyList<T> items, int? chunkSize,
-        Action<List<TResult>>? callback, Action<Exception>? errorCallback, Action<System.Text.Json.Utf8JsonWriter, T, Parameter[]> writeItem)
+        Action<List<TResult>>? callback, Action<Exception>? errorCallback, Func<IReadOnlyList<T>, ChunkEncoder> encoder) =>
+        SubmitMap<TResult>(f, items.Count, chunkSize, callback, errorCallback, encoder(items));
+
+    AsyncResult<List<TResult>> SubmitMap<TResult>(Delegate f, int count, int? chunkSize,
+        Action<List<TResult>>? callback, Action<Exception>? errorCallback, ChunkEncoder encode)
     {
         if (chunkSize is { } c) RequirePositive(c);
         var result = new AsyncResult<List<TResult>>(callback, errorCallback, ResultHandler.ReportCallbackError);
-        int size = chunkSize ?? DefaultChunkSize(items.Count, Processes);
-        var parameters = Parameter.Of(f.Method, "items");
-        var chunks = SubmitChunks<TResult>(f, items.Count, size, (w, i) => writeItem(w, items[i], parameters));
+        int size = chunkSize ?? DefaultChunkSize(count, Processes);
+        var chunks = SubmitChunks<TResult>(f, count, size, encode);
         if (chunks.Count == 0)
         {
             _results.Post(() => result.Complete([]));
@@ -175,7 +195,7 @@ public sealed class Pool : IDisposable
         }
 
         // Chunk results arrive on the result-handling thread, so this state needs no lock.
-        var values = new TResult[items.Count];
+        var values = new TResult[count];
         int remaining = chunks.Count;
         for (int i = 0; i < chunks.Count; i++)
         {
@@ -189,11 +209,46 @@ public sealed class Pool : IDisposable
         return result;
     }
 
-    List<ChunkTask<TResult>> SubmitItems<T, TResult>(Func<T, TResult> f, IReadOnlyList<T> items, int chunkSize)
+    List<ChunkTask<TResult>> SubmitItems<T, TResult>(Func<T, TResult> f, IReadOnlyList<T> items, int chunkSize) =>
+        SubmitChunks<TResult>(f, items.Count, chunkSize, OneArgument<T, TResult>(f)(items));
+
+    /// <summary>How the items of a one-argument target are written: binary when it carries them, else JSON.</summary>
+    static Func<IReadOnlyList<T>, ChunkEncoder> OneArgument<T, TResult>(Delegate f)
     {
+        if (Binary<TResult>(f, [typeof(T)]))
+            return items => (id, target, start, end) => PoolMessages.BinaryTask(id, target, end - start, w => w.WriteRange(items, start, end));
         var parameters = Parameter.Of(f.Method, "items");
-        return SubmitChunks<TResult>(f, items.Count, chunkSize, (w, i) => Arguments.Write(w, parameters[0], items[i]));
+        return items => JsonChunks((w, i) => Arguments.Write(w, parameters[0], items[i]));
     }
+
+    /// <summary>
+    /// True when a target's tasks can use the binary encoding: it carries the target's parameters
+    /// and result (<see cref="BinaryWire.Carries(System.Reflection.MethodInfo)"/>), the items are
+    /// of exactly the parameter types, and the values are read back as exactly the result type.
+    /// </summary>
+    static bool Binary<TResult>(Delegate f, Type[] itemTypes) =>
+        BinaryWire.Carries(f.Method) && typeof(TResult) == BinaryWire.ResultType(f.Method)
+        && f.Method.GetParameters().Select(p => p.ParameterType).SequenceEqual(itemTypes);
+
+    /// <summary>Encodes the task message of one chunk, items [start, end).</summary>
+    delegate byte[] ChunkEncoder(long id, TargetReference target, int start, int end);
+
+    static ChunkEncoder JsonChunks(Action<System.Text.Json.Utf8JsonWriter, int> writeArguments) => (id, target, start, end) =>
+        PoolMessages.Task(id, target, w =>
+        {
+            for (int item = start; item < end; item++)
+            {
+                w.WriteStartArray();
+                writeArguments(w, item);
+                w.WriteEndArray();
+            }
+        });
+
+    static ChunkEncoder BinaryChunks(Action<WireWriter, int> writeArguments) => (id, target, start, end) =>
+        PoolMessages.BinaryTask(id, target, end - start, w =>
+        {
+            for (int item = start; item < end; item++) writeArguments(w, item);
+        });
 
     /// <summary>Python's default for map: ceil(n / (4 × processes)), about four chunks per worker; at least 1.</summary>
     internal static int DefaultChunkSize(int items, int processes) =>
@@ -212,10 +267,10 @@ public sealed class Pool : IDisposable
 
     /// <summary>
     /// Encodes <paramref name="count"/> items in chunks of <paramref name="chunkSize"/> and
-    /// queues one task per chunk; <paramref name="writeArguments"/> writes item i's arguments.
+    /// queues one task per chunk; <paramref name="encode"/> writes a chunk's task message.
     /// A chunk whose arguments cannot cross fails at once, naming the argument.
     /// </summary>
-    List<ChunkTask<TResult>> SubmitChunks<TResult>(Delegate f, int count, int chunkSize, Action<System.Text.Json.Utf8JsonWriter, int> writeArguments)
+    List<ChunkTask<TResult>> SubmitChunks<TResult>(Delegate f, int count, int chunkSize, ChunkEncoder encode)
     {
         _workers.EnsureRunning();
         var target = Describe(f, nameof(f));
@@ -226,16 +281,7 @@ public sealed class Pool : IDisposable
             chunks.Add(chunk);
             try
             {
-                int end = Math.Min(start + chunkSize, count);
-                chunk.Payload = PoolMessages.Task(chunk.Id, target, w =>
-                {
-                    for (int item = start; item < end; item++)
-                    {
-                        w.WriteStartArray();
-                        writeArguments(w, item);
-                        w.WriteEndArray();
-                    }
-                });
+                chunk.Payload = encode(chunk.Id, target, start, Math.Min(start + chunkSize, count));
             }
             catch (ArgumentException e)
             {

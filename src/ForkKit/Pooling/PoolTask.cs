@@ -66,7 +66,7 @@ sealed class ChunkTask<T>(long id, string what, ResultHandler results) : PoolTas
         {
             values = PoolMessages.ReadValues<T>(resultFrame);
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or NotSupportedException or InvalidCastException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or NotSupportedException or InvalidCastException)
         {
             Fail(new NotSupportedException($"the result of {What} could not be read back as {Arguments.TypeName(typeof(T))}: {e.Message}", e));
             return;

@@ -31,6 +31,30 @@ static class PoolMessages
         w.WriteEndObject();
     });
 
+    /// <summary>
+    /// The binary form of <see cref="Task"/>, for targets the binary encoding carries
+    /// (<see cref="BinaryWire.Carries(MethodInfo)"/>): 'B', int64 id, the target (four strings
+    /// and an int32 token), int32 item count, then each item's arguments in parameter order.
+    /// <paramref name="writeItems"/> writes the items.
+    /// </summary>
+    public static byte[] BinaryTask(long id, TargetReference target, int count, Action<WireWriter> writeItems)
+    {
+        var w = new WireWriter(64 + target.AssemblyPath.Length + target.AssemblyName.Length + target.TypeName.Length + 16 * count);
+        w.WriteByte(BinaryWire.Marker);
+        w.WriteInt64(id);
+        w.WriteString(target.AssemblyPath);
+        w.WriteString(target.AssemblyName);
+        w.WriteString(target.TypeName);
+        w.WriteString(target.MethodName);
+        w.WriteInt32(target.MetadataToken);
+        w.WriteInt32(count);
+        writeItems(w);
+        return w.ToArray();
+    }
+
+    /// <summary>True for a frame in the binary encoding (a task or a values answer).</summary>
+    public static bool IsBinary(byte[] frame) => frame.Length > 0 && frame[0] == BinaryWire.Marker;
+
     /// <summary>Calls a task's target on one item's arguments (a span the reader reuses for every item).</summary>
     public delegate void ItemRunner(ResolvedTarget target, Span<object?> args);
 
@@ -44,6 +68,7 @@ static class PoolMessages
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static ResolvedTarget ReadTask(byte[] frame, Func<TargetReference, ResolvedTarget> resolve, ItemRunner run, out long id)
     {
+        if (IsBinary(frame)) return ReadBinaryTask(frame, resolve, run, out id);
         var r = new Utf8JsonReader(frame);
         r.Read();
         Json.Expect(ref r, JsonTokenType.StartObject);
@@ -85,6 +110,65 @@ static class PoolMessages
         return target ?? throw new InvalidDataException("wire message: the field 'target' is missing");
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static ResolvedTarget ReadBinaryTask(byte[] frame, Func<TargetReference, ResolvedTarget> resolve, ItemRunner run, out long id)
+    {
+        var target = ReadBinaryTaskHead(frame, resolve, out id, out int count, out int offset);
+        var parameters = target.ParameterTypes;
+        var r = new WireReader(frame.AsSpan(offset));
+        var args = new object?[parameters.Length];
+        for (int item = 0; item < count; item++)
+        {
+            for (int i = 0; i < parameters.Length; i++) args[i] = r.ReadBoxed(parameters[i]);
+            run(target, args);
+        }
+        return target;
+    }
+
+    /// <summary>
+    /// The head of a binary task: its id and target (resolved), how many items follow, and at
+    /// which offset of the frame they start.
+    /// </summary>
+    public static ResolvedTarget ReadBinaryTaskHead(byte[] frame, Func<TargetReference, ResolvedTarget> resolve, out long id, out int count, out int offset)
+    {
+        var r = new WireReader(frame);
+        r.ReadByte();
+        id = r.ReadInt64();
+        var reference = new TargetReference(Required(r.ReadString(), "assemblyPath"), Required(r.ReadString(), "assemblyName"),
+            Required(r.ReadString(), "typeName"), Required(r.ReadString(), "methodName"), r.ReadInt32());
+        var target = resolve(reference);
+        if (!BinaryWire.Carries(target.Method))
+            throw new InvalidDataException($"binary wire message: {reference.Display} has a parameter or a result the binary encoding does not carry");
+        count = r.ReadInt32();
+        if (count < 0) throw new InvalidDataException($"binary wire message: {count} items");
+        offset = r.Position;
+        return target;
+    }
+
+    /// <summary>The head of a binary answer: 'B', int64 id, byte 1 (ok), int32 count. The values follow.</summary>
+    public static void WriteBinaryValuesHead(WireWriter w, long id, int count)
+    {
+        w.WriteByte(BinaryWire.Marker);
+        w.WriteInt64(id);
+        w.WriteBool(true);
+        w.WriteInt32(count);
+    }
+
+    static string Required(string? value, string name) =>
+        value ?? throw new InvalidDataException($"binary wire message: the target's {name} is missing");
+
+    /// <summary>
+    /// The binary answer to a binary task: 'B', int64 id, byte 1 (ok), int32 count, then the
+    /// values as <paramref name="type"/>. A failure is answered with <see cref="Error"/>, in JSON.
+    /// </summary>
+    public static byte[] BinaryValues(long id, Type type, List<object?> values)
+    {
+        var w = new WireWriter(16 + 8 * values.Count);
+        WriteBinaryValuesHead(w, id, values.Count);
+        foreach (var v in values) w.WriteBoxed(type, v);
+        return w.ToArray();
+    }
+
     /// <summary>{"id":7,"ok":true,"values":[...]}.</summary>
     public static byte[] Values(long id, Action<Utf8JsonWriter> writeValues) => Json.Write(w =>
     {
@@ -116,6 +200,12 @@ static class PoolMessages
 
     public static ResultHead ReadResultHead(byte[] utf8)
     {
+        if (IsBinary(utf8))
+        {
+            var b = new WireReader(utf8);
+            b.ReadByte();
+            return new ResultHead(b.ReadInt64(), null);
+        }
         var r = new Utf8JsonReader(utf8);
         r.Read();
         Json.Expect(ref r, JsonTokenType.StartObject);
@@ -153,6 +243,18 @@ static class PoolMessages
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static List<T> ReadValues<T>(byte[] utf8)
     {
+        if (IsBinary(utf8))
+        {
+            var b = new WireReader(utf8);
+            b.ReadByte();
+            b.ReadInt64();
+            b.ReadBool();
+            int count = b.ReadInt32();
+            if (count < 0 || count > utf8.Length) throw new InvalidDataException($"binary wire message: {count} values in a {utf8.Length}-byte frame");
+            var read = new List<T>(count);
+            for (int i = 0; i < count; i++) read.Add(b.Read<T>());
+            return read;
+        }
         var r = new Utf8JsonReader(utf8);
         r.Read();
         var values = new List<T>();
@@ -195,10 +297,76 @@ sealed class ResolvedTarget
         Invoker = MethodInvoker.Create(method);
         Instance = Targets.InstanceFor(method);
         ParameterTypes = method.GetParameters().Select(p => p.ParameterType).ToArray();
+        Loop = BinaryLoop.For(method, Instance);
     }
 
     public MethodInfo Method { get; }
     public MethodInvoker Invoker { get; }
     public object? Instance { get; }
     public Type[] ParameterTypes { get; }
+
+    /// <summary>A typed loop over a binary chunk for this target, when it has one (<see cref="BinaryLoop.For"/>).</summary>
+    public BinaryLoop? Loop { get; }
+}
+
+/// <summary>
+/// Runs a target over a binary chunk through a typed delegate: each argument read as its type,
+/// the target called directly, each value written as its type, with no boxing and no
+/// reflection per item. For targets of one or two carried parameters returning a carried
+/// value (not a Task); others go through <see cref="ResolvedTarget.Invoker"/>.
+/// </summary>
+abstract class BinaryLoop
+{
+    /// <summary>Reads <paramref name="count"/> items from <paramref name="items"/>, calls the target on each, and writes the answer frame.</summary>
+    public abstract byte[] Run(long id, ReadOnlySpan<byte> items, int count);
+
+    public static BinaryLoop? For(MethodInfo method, object? instance)
+    {
+        if (!BinaryWire.Carries(method) || method.ReturnType != BinaryWire.ResultType(method) || method.ReturnType == typeof(object)) return null;
+        var parameters = method.GetParameters().Select(p => p.ParameterType).ToArray();
+        Type? loop = parameters.Length switch
+        {
+            1 => typeof(Loop1<,>).MakeGenericType(parameters[0], method.ReturnType),
+            2 => typeof(Loop2<,,>).MakeGenericType(parameters[0], parameters[1], method.ReturnType),
+            _ => null,
+        };
+        return loop is null ? null : (BinaryLoop)Activator.CreateInstance(loop, method, instance)!;
+    }
+
+    static Delegate Bind(MethodInfo method, object? instance, Type delegateType) =>
+        instance is null ? method.CreateDelegate(delegateType) : method.CreateDelegate(delegateType, instance);
+
+    sealed class Loop1<T, TResult>(MethodInfo method, object? instance) : BinaryLoop
+    {
+        readonly Func<T, TResult> _f = (Func<T, TResult>)Bind(method, instance, typeof(Func<T, TResult>));
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        public override byte[] Run(long id, ReadOnlySpan<byte> items, int count)
+        {
+            var r = new WireReader(items);
+            var w = new WireWriter(16 + 8 * count);
+            PoolMessages.WriteBinaryValuesHead(w, id, count);
+            for (int i = 0; i < count; i++) w.Write(_f(r.Read<T>()));
+            return w.ToArray();
+        }
+    }
+
+    sealed class Loop2<T1, T2, TResult>(MethodInfo method, object? instance) : BinaryLoop
+    {
+        readonly Func<T1, T2, TResult> _f = (Func<T1, T2, TResult>)Bind(method, instance, typeof(Func<T1, T2, TResult>));
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        public override byte[] Run(long id, ReadOnlySpan<byte> items, int count)
+        {
+            var r = new WireReader(items);
+            var w = new WireWriter(16 + 8 * count);
+            PoolMessages.WriteBinaryValuesHead(w, id, count);
+            for (int i = 0; i < count; i++)
+            {
+                var a = r.Read<T1>();
+                w.Write(_f(a, r.Read<T2>()));
+            }
+            return w.ToArray();
+        }
+    }
 }

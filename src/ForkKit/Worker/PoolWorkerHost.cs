@@ -57,8 +57,13 @@ static class PoolWorkerHost
             _values.Clear();
             try
             {
+                if (PoolMessages.IsBinary(frame))
+                {
+                    var head = PoolMessages.ReadBinaryTaskHead(frame, _resolve, out id, out int count, out int offset);
+                    if (head.Loop is { } loop) return loop.Run(id, frame.AsSpan(offset), count);
+                }
                 var target = PoolMessages.ReadTask(frame, _resolve, _run, out id);
-                return Values(id, target.Method);
+                return PoolMessages.IsBinary(frame) ? PoolMessages.BinaryValues(id, BinaryWire.ResultType(target.Method), _values) : Values(id, target.Method);
             }
             catch (Exception e)
             {
@@ -86,6 +91,10 @@ static class PoolWorkerHost
                     w.WriteEndArray();
                 }
             }));
+            Answer(PoolMessages.BinaryTask(-1, reference, 3, w =>
+            {
+                for (int i = 0; i < 3; i++) w.Write(i);
+            }));
         }
 
         /// <summary>Calls the target on one item's arguments; its value (awaited, for a Task) joins the answer.</summary>
@@ -102,7 +111,7 @@ static class PoolWorkerHost
 
         byte[] Values(long id, MethodInfo method)
         {
-            var returnType = ResultType(method);
+            var returnType = BinaryWire.ResultType(method);
             try
             {
                 return PoolMessages.Values(id, w =>
@@ -128,14 +137,5 @@ static class PoolWorkerHost
         task.GetAwaiter().GetResult();
         var type = task.GetType();
         return type.IsGenericType && type.GetProperty("Result") is { } p && p.PropertyType.Name != "VoidTaskResult" ? p.GetValue(task) : null;
-    }
-
-    /// <summary>The type a target's values cross as: T for Task&lt;T&gt;, object for void and Task.</summary>
-    static Type ResultType(MethodInfo method)
-    {
-        var t = method.ReturnType;
-        if (t == typeof(void) || t == typeof(Task)) return typeof(object);
-        if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(Task<>)) return t.GetGenericArguments()[0];
-        return t;
     }
 }
