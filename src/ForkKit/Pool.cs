@@ -104,7 +104,8 @@ public sealed class Pool : IDisposable
             {
                 for (int i = 0; i < args.Length; i++) Arguments.Write(w, parameters[i], args[i]);
             });
-        var chunk = SubmitChunks<TResult>(f, 1, 1, encode).Single();
+        _workers.EnsureRunning();
+        var chunk = SubmitChunk<TResult>(Describe(f, nameof(f)), encode, 0, 1);
         chunk.Then(values => result.Complete(values[0]), result.Fail);
         return result;
     }
@@ -143,74 +144,114 @@ public sealed class Pool : IDisposable
     }
 
     /// <summary>
-    /// Results in input order, each as soon as it and those before it are back. All items are
-    /// submitted at the call; an exception is thrown when enumeration reaches its item.
+    /// Results in input order, each as soon as it and those before it are back. The input is
+    /// read lazily: chunks are submitted at the call up to <see cref="ChunksAhead"/>, then one
+    /// more each time the caller has taken a chunk's results, so an endless or huge input never
+    /// sits in memory (Python's imap reads all of it at once). An exception is thrown when
+    /// enumeration reaches its item.
     /// </summary>
     public IEnumerable<TResult> Imap<T, TResult>(Func<T, TResult> f, IEnumerable<T> items, int chunkSize = 1)
     {
-        RequirePositive(chunkSize);
-        var chunks = SubmitItems<T, TResult>(f, Items(items), chunkSize);
-        return InOrder(chunks);
+        var stream = StreamChunks(f, items, chunkSize, ordered: true);
+        return InOrder(stream);
 
-        static IEnumerable<TResult> InOrder(List<ChunkTask<TResult>> chunks)
+        static IEnumerable<TResult> InOrder(ChunkStream<T, TResult> stream)
         {
-            foreach (var chunk in chunks)
+            while (stream.TakeNext() is { } chunk)
                 foreach (var value in chunk.Get())
                     yield return value;
         }
     }
 
-    /// <summary>Results in the order they come back. All items are submitted at the call.</summary>
+    /// <summary>Results in the order they come back. The input is read lazily, as for <see cref="Imap"/>.</summary>
     public IEnumerable<TResult> ImapUnordered<T, TResult>(Func<T, TResult> f, IEnumerable<T> items, int chunkSize = 1)
     {
-        RequirePositive(chunkSize);
-        var chunks = SubmitItems<T, TResult>(f, Items(items), chunkSize);
-        var arrived = new BlockingCollection<ChunkTask<TResult>>();
-        foreach (var chunk in chunks) chunk.Then(_ => arrived.Add(chunk), _ => arrived.Add(chunk));
-        return AsTheyCome(chunks.Count, arrived);
+        var stream = StreamChunks(f, items, chunkSize, ordered: false);
+        return AsTheyCome(stream);
 
-        static IEnumerable<TResult> AsTheyCome(int count, BlockingCollection<ChunkTask<TResult>> arrived)
+        static IEnumerable<TResult> AsTheyCome(ChunkStream<T, TResult> stream)
         {
-            for (int i = 0; i < count; i++)
-                foreach (var value in arrived.Take().Get())
+            while (stream.TakeFirstDone() is { } chunk)
+                foreach (var value in chunk.Get())
                     yield return value;
         }
     }
+
+    ChunkStream<T, TResult> StreamChunks<T, TResult>(Func<T, TResult> f, IEnumerable<T> items, int chunkSize, bool ordered)
+    {
+        RequirePositive(chunkSize);
+        ArgumentNullException.ThrowIfNull(items);
+        _workers.EnsureRunning();
+        var target = Describe(f, nameof(f));
+        var encoder = OneArgument<T, TResult>(f);
+        return new ChunkStream<T, TResult>(items, chunkSize, ChunksAhead, ordered,
+            chunk => SubmitChunk<TResult>(target, encoder(chunk), 0, chunk.Length));
+    }
+
+    /// <summary>
+    /// How many chunks of one call may be encoded and unanswered at once (Map), or submitted and
+    /// not yet taken by the caller (Imap): enough to keep every worker busy, few enough that a
+    /// huge input is never encoded all at once.
+    /// </summary>
+    int ChunksAhead => Math.Max(8, 4 * Processes);
 
     AsyncResult<List<TResult>> SubmitMap<T, TResult>(Delegate f, IReadOnlyList<T> items, int? chunkSize,
         Action<List<TResult>>? callback, Action<Exception>? errorCallback, Func<IReadOnlyList<T>, ChunkEncoder> encoder) =>
         SubmitMap<TResult>(f, items.Count, chunkSize, callback, errorCallback, encoder(items));
 
+    /// <summary>
+    /// Submits the chunks of a Map and returns at once. The first <see cref="ChunksAhead"/>
+    /// chunks are encoded and queued here; each answer lets one more be encoded and queued (on
+    /// the result thread), so at most that many chunk messages exist at a time.
+    /// </summary>
     AsyncResult<List<TResult>> SubmitMap<TResult>(Delegate f, int count, int? chunkSize,
         Action<List<TResult>>? callback, Action<Exception>? errorCallback, ChunkEncoder encode)
     {
         if (chunkSize is { } c) RequirePositive(c);
+        _workers.EnsureRunning();
         var result = new AsyncResult<List<TResult>>(callback, errorCallback, ResultHandler.ReportCallbackError);
         int size = chunkSize ?? DefaultChunkSize(count, Processes);
-        var chunks = SubmitChunks<TResult>(f, count, size, encode);
-        if (chunks.Count == 0)
+        var target = Describe(f, nameof(f));
+        int chunks = (count + size - 1) / size;
+        if (chunks == 0)
         {
             _results.Post(() => result.Complete([]));
             return result;
         }
 
-        // Chunk results arrive on the result-handling thread, so this state needs no lock.
+        // The state below is shared by this thread (the first chunks) and the result thread
+        // (the rest, and every answer): one lock.
+        var gate = new object();
         var values = new TResult[count];
-        int remaining = chunks.Count;
-        for (int i = 0; i < chunks.Count; i++)
+        int remaining = chunks, next = 0;
+        bool failed = false;
+        void SubmitNext()
         {
-            int offset = i * size;
-            chunks[i].Then(chunkValues =>
+            int offset;
+            lock (gate)
             {
-                chunkValues.CopyTo(values, offset);
-                if (--remaining == 0) result.Complete(values.ToList());
-            }, result.Fail);
+                if (failed || next == chunks) return;
+                offset = next++ * size;
+            }
+            SubmitChunk<TResult>(target, encode, offset, Math.Min(offset + size, count)).Then(chunkValues =>
+            {
+                bool done;
+                lock (gate)
+                {
+                    chunkValues.CopyTo(values, offset);
+                    done = --remaining == 0;
+                }
+                if (done) result.Complete(values.ToList());
+                else SubmitNext();
+            }, e =>
+            {
+                lock (gate) failed = true;
+                result.Fail(e);
+            });
         }
+        for (int i = 0; i < Math.Min(chunks, ChunksAhead); i++) SubmitNext();
         return result;
     }
-
-    List<ChunkTask<TResult>> SubmitItems<T, TResult>(Func<T, TResult> f, IReadOnlyList<T> items, int chunkSize) =>
-        SubmitChunks<TResult>(f, items.Count, chunkSize, OneArgument<T, TResult>(f)(items));
 
     /// <summary>How the items of a one-argument target are written: binary when it carries them, else JSON.</summary>
     static Func<IReadOnlyList<T>, ChunkEncoder> OneArgument<T, TResult>(Delegate f)
@@ -266,33 +307,23 @@ public sealed class Pool : IDisposable
     }
 
     /// <summary>
-    /// Encodes <paramref name="count"/> items in chunks of <paramref name="chunkSize"/> and
-    /// queues one task per chunk; <paramref name="encode"/> writes a chunk's task message.
-    /// A chunk whose arguments cannot cross fails at once, naming the argument.
+    /// Encodes items [<paramref name="start"/>, <paramref name="end"/>) as one task and queues
+    /// it. A chunk whose arguments cannot cross fails at once, naming the argument.
     /// </summary>
-    List<ChunkTask<TResult>> SubmitChunks<TResult>(Delegate f, int count, int chunkSize, ChunkEncoder encode)
+    ChunkTask<TResult> SubmitChunk<TResult>(TargetReference target, ChunkEncoder encode, int start, int end)
     {
-        _workers.EnsureRunning();
-        var target = Describe(f, nameof(f));
-        var chunks = new List<ChunkTask<TResult>>();
-        for (int start = 0; start < count; start += chunkSize)
+        var chunk = new ChunkTask<TResult>(Interlocked.Increment(ref _nextTaskId), target.Display, _results);
+        try
         {
-            var chunk = new ChunkTask<TResult>(Interlocked.Increment(ref _nextTaskId), target.Display, _results);
-            chunks.Add(chunk);
-            try
-            {
-                chunk.Payload = encode(chunk.Id, target, start, Math.Min(start + chunkSize, count));
-            }
-            catch (ArgumentException e)
-            {
-                _results.Post(() => chunk.Fail(e));
-                continue;
-            }
-            // Each chunk is queued as soon as it is encoded: idle workers start on it while
-            // the rest are encoded.
-            _workers.Enqueue(chunk);
+            chunk.Payload = encode(chunk.Id, target, start, end);
         }
-        return chunks;
+        catch (ArgumentException e)
+        {
+            _results.Post(() => chunk.Fail(e));
+            return chunk;
+        }
+        _workers.Enqueue(chunk);
+        return chunk;
     }
 
     TargetReference Describe(Delegate f, string paramName)

@@ -174,6 +174,62 @@ public partial class PoolTests : ScratchFileFixture
         Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(3)));
     }
 
+    /// <summary>An endless input that counts how many items were read from it.</summary>
+    sealed class CountingInput
+    {
+        public int Read;
+
+        public IEnumerable<int> Endless()
+        {
+            for (int i = 0; ; i++)
+            {
+                Interlocked.Increment(ref Read);
+                yield return i;
+            }
+        }
+    }
+
+    [Test]
+    public void ImapReadsAnEndlessInputLazilyKeepingABoundedNumberOfChunksAhead()
+    {
+        using var pool = new Pool(2);
+        var input = new CountingInput();
+        var first = pool.Imap(PoolTargets.Square, input.Endless(), chunkSize: 10).Take(50).ToList();
+        Assert.That(first, Is.EqualTo(Enumerable.Range(0, 50).Select(i => i * i)));
+        // 5 chunks taken, at most max(8, 4 x 2) submitted ahead of the caller, and one partly read.
+        Assert.That(input.Read, Is.LessThanOrEqualTo(50 + 8 * 10 + 10), "the input was read only as far as the caller's results and the chunks ahead");
+    }
+
+    [Test]
+    public void ImapUnorderedReadsAnEndlessInputLazilyToo()
+    {
+        using var pool = new Pool(2);
+        var input = new CountingInput();
+        var first = pool.ImapUnordered(PoolTargets.Square, input.Endless(), chunkSize: 10).Take(30).ToList();
+        Assert.That(first, Has.Count.EqualTo(30));
+        Assert.That(first.All(v => Math.Sqrt(v) % 1 == 0), Is.True, "squares");
+        Assert.That(input.Read, Is.LessThanOrEqualTo(30 + 8 * 10 + 10));
+    }
+
+    [Test]
+    public void AMapOfManyChunksKeepsOrderWhileChunksAreSubmittedAsEarlierOnesAnswer()
+    {
+        using var pool = new Pool(2);
+        var items = Enumerable.Range(0, 1000).ToList();
+        Assert.That(pool.Map(PoolTargets.Square, items, chunkSize: 3), Is.EqualTo(items.Select(i => i * i)));
+    }
+
+    [Test]
+    public void PlainTypesCrossTheBinaryEncodingBothWays()
+    {
+        using var pool = new Pool(2);
+        Assert.That(pool.Map(PoolTargets.Twice, new[] { "a", "", null, "ü€😀" }), Is.EqualTo(new[] { "aa", "", null, "ü€😀ü€😀" }));
+        Assert.That(pool.Map(PoolTargets.Halve, new[] { 1L << 40, -3L }), Is.EqualTo(new[] { 0.5 * (1L << 40), -1.5 }));
+        Assert.That(pool.Map(PoolTargets.Lengths, new List<int[]?> { new[] { 1, 2 }, null, Array.Empty<int>() }), Is.EqualTo(new[] { 2, -1, 0 }));
+        Assert.That(pool.Starmap(PoolTargets.Repeat, new[] { ("ab", 2), ("x", 0) }), Is.EqualTo(new[] { new List<string> { "ab", "ab" }, new List<string>() }));
+        Assert.That(pool.Apply(PoolTargets.Negate, true), Is.False);
+    }
+
     [Test]
     public void StarmapUnpacksPairs()
     {

@@ -7,6 +7,16 @@ static class PoolTargets
 
     public static int Add(int a, int b) => a + b;
 
+    public static string? Twice(string? s) => s is null ? null : s + s;
+
+    public static double Halve(long n) => n / 2.0;
+
+    public static int Lengths(int[]? values) => values?.Length ?? -1;
+
+    public static List<string> Repeat(string s, int times) => Enumerable.Repeat(s, times).ToList();
+
+    public static bool Negate(bool b) => !b;
+
     public static int SlowSquare(int n, int ms)
     {
         Thread.Sleep(ms);
