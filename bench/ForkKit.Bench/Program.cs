@@ -33,6 +33,8 @@ static class Program
             return PoolMap(items, procs, poolMethod);
         if (args.Length == 2 && args[0] == "child-memory" && TryMethod(args, 1, out var memoryMethod))
             return ChildMemory(memoryMethod);
+        if (args.Length == 2 && args[0] == "imap" && int.TryParse(args[1], out int lazyItems) && lazyItems > 0)
+            return ImapLazy(lazyItems);
         if (args.Length == 2 && args[0] == "forkserver-many" && int.TryParse(args[1], out int many) && many > 0)
             return ForkServerMany(many);
         if (args.Length == 2 && args[0] == "lock" && int.TryParse(args[1], out int cycles) && cycles > 0)
@@ -40,6 +42,7 @@ static class Program
         Console.Error.WriteLine("usage: ForkKit.Bench start-join N [spawn|forkserver]   (N > 0: how many processes to start and join)");
         Console.Error.WriteLine("       ForkKit.Bench child-memory spawn|forkserver   (a running child's private memory, from /proc/PID/smaps_rollup)");
         Console.Error.WriteLine("       ForkKit.Bench forkserver-many N   (N ForkServer children, mixed; prints how each group ended)");
+        Console.Error.WriteLine("       ForkKit.Bench imap N   (Imap of Square over a lazy sequence of N ints on a ForkServer Pool(2); prints this process's peak RSS)");
         Console.Error.WriteLine("       ForkKit.Bench lock N         (uncontended Acquire+Release N times; then two processes contending)");
         Console.Error.WriteLine("       ForkKit.Bench pool N PROCESSES [spawn|forkserver]   (as bench/reference/pool_map.py: startup, map of N squares, N/10 apply_async)");
         return 2;
@@ -182,6 +185,25 @@ static class Program
         p.Join();
         Console.WriteLine(FormattableString.Invariant(
             $"forkkit {Label(method)} child memory: Private_Dirty {rollup["Private_Dirty"]:F1} MiB, Rss {rollup["Rss"]:F1} MiB, Pss {rollup["Pss"]:F1} MiB"));
+        return 0;
+    }
+
+    /// <summary>
+    /// Imap over a lazy sequence of <paramref name="n"/> ints (never a list), summing the
+    /// results as they come, in chunks of 10,000; then this process's peak resident set
+    /// (VmHWM). With the input read lazily it does not grow with n.
+    /// </summary>
+    static int ImapLazy(int n)
+    {
+        using var pool = new ForkKit.Pool(2, startMethod: StartMethod.ForkServer);
+        var clock = Stopwatch.StartNew();
+        long sum = 0;
+        foreach (var v in pool.Imap(Square, Enumerable.Range(0, n), chunkSize: 10_000)) sum += v;
+        double seconds = clock.Elapsed.TotalSeconds;
+        var hwm = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
+            .Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1];
+        Console.WriteLine(FormattableString.Invariant(
+            $"forkkit imap {n} lazy: {1e6 * seconds / n:F3} us/item, parent peak RSS {long.Parse(hwm, CultureInfo.InvariantCulture) / 1024.0:F1} MiB (sum {sum})"));
         return 0;
     }
 

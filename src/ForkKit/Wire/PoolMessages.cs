@@ -294,14 +294,18 @@ sealed class ResolvedTarget
     public ResolvedTarget(MethodInfo method)
     {
         Method = method;
-        Invoker = MethodInvoker.Create(method);
+        _invoker = new Lazy<MethodInvoker>(() => MethodInvoker.Create(method));
         Instance = Targets.InstanceFor(method);
         ParameterTypes = method.GetParameters().Select(p => p.ParameterType).ToArray();
         Loop = BinaryLoop.For(method, Instance);
     }
 
+    readonly Lazy<MethodInvoker> _invoker;
+
     public MethodInfo Method { get; }
-    public MethodInvoker Invoker { get; }
+
+    /// <summary>Made on first use: a target that runs through <see cref="Loop"/> never needs it, and making one costs a forked worker milliseconds.</summary>
+    public MethodInvoker Invoker => _invoker.Value;
     public object? Instance { get; }
     public Type[] ParameterTypes { get; }
 
