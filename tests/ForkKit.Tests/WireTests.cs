@@ -198,6 +198,27 @@ public class WireTests
         var e = Assert.Throws<NotSupportedException>(() => new WireWriter().WriteBoxed(typeof(int), null))!;
         Assert.That(e.Message, Is.EqualTo("the binary encoding does not carry null as System.Int32"));
     }
+
+    static string Echo(string s) => s;
+
+    /// <summary>
+    /// A lone surrogate is not text, and UTF-8 cannot hold it: both encodings write U+FFFD in
+    /// its place, so a target sees the same string whichever encoding carried it.
+    /// </summary>
+    [Test]
+    public void ALoneSurrogateArrivesAsTheReplacementCharacterInBothEncodings()
+    {
+        const string lone = "a\uD800b\uDC00";
+        var w = new WireWriter();
+        w.Write(lone);
+        Assert.That(new WireReader(w.ToArray()).Read<string>(), Is.EqualTo("a\uFFFDb\uFFFD"));
+
+        var parameter = Parameter.Of(Method(nameof(Echo)), "items")[0];
+        var json = Json.Write(j => Arguments.Write(j, parameter, lone));
+        Assert.That(Arguments.DecodeOne(json, typeof(string)), Is.EqualTo("a\uFFFDb\uFFFD"));
+        var answer = PoolMessages.Values(1, j => Arguments.WriteResult(j, lone, typeof(string)));
+        Assert.That(PoolMessages.ReadValues<string>(answer), Is.EqualTo(new[] { "a\uFFFDb\uFFFD" }));
+    }
 }
 
 /// <summary>The fork server's status pipe, read as bytes arrive.</summary>
