@@ -1,5 +1,5 @@
 # ForkKit: `make` builds everything, `make demo` runs the main demo, `make test` runs every test,
-# `make test-windows` runs the Windows tests under Wine.
+# `make test-windows` runs the Windows tests under Wine, `make bench` and `make bench-micro` benchmark.
 CONFIG ?= Release
 DOTNET ?= dotnet
 CLI := src/ForkKit.Cli/bin/$(CONFIG)/net10.0/ForkKit.Cli.dll
@@ -30,6 +30,16 @@ test-windows: prerequisites
 bench: build
 	bash bench/run.sh $(CONFIG)
 
+# BenchmarkDotNet micro-benchmarks of the pool's wire: one 12,500-item chunk of ints, strings
+# and doubles through each stage of a task, binary next to JSON (bench/ForkKit.MicroBench).
+# BenchmarkDotNet's short job keeps the run to a few minutes; it reads no standard input.
+# BENCH_MICRO_ARGS adds BenchmarkDotNet options, e.g. BENCH_MICRO_ARGS="--filter *Int32*".
+bench-micro: prerequisites
+	$(MAKE) -C native-interop
+	$(DOTNET) build bench/ForkKit.MicroBench -c $(CONFIG) --nologo -v quiet -clp:ErrorsOnly
+	cd bench/ForkKit.MicroBench && $(DOTNET) bin/$(CONFIG)/net10.0/ForkKit.MicroBench.dll \
+		--filter '*' --job short --join --artifacts bin/BenchmarkDotNet.Artifacts $(BENCH_MICRO_ARGS) </dev/null
+
 # What a fresh Debian 12 with the .NET SDK lacks: a C compiler for the shim, python3 for the
 # reference benchmarks. Installed only when missing (needs root or sudo).
 prerequisites:
@@ -39,4 +49,4 @@ clean:
 	$(MAKE) -C native-interop clean
 	$(DOTNET) clean ForkKit.sln -c $(CONFIG) --nologo -v quiet
 
-.PHONY: all build demo test test-windows bench prerequisites clean
+.PHONY: all build demo test test-windows bench bench-micro prerequisites clean

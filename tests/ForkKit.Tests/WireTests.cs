@@ -92,6 +92,133 @@ public class WireTests
     [TestCase("7", typeof(int?), 7)]
     public void DecodeReadsPlainValuesAsTheDeclaredType(string json, Type type, object? expected) =>
         Assert.That(Arguments.DecodeOne(Encoding.UTF8.GetBytes(json), type), Is.EqualTo(expected));
+
+    // ---- the binary encoding: damaged frames are refused as InvalidDataException ----
+
+    static int Twice(int n) => 2 * n;
+
+    static System.Reflection.MethodInfo Method(string name) =>
+        typeof(WireTests).GetMethod(name, System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!;
+
+    static TargetReference ReferenceTo(System.Reflection.MethodInfo method) =>
+        new(method.Module.Assembly.Location, method.Module.Assembly.FullName!, typeof(WireTests).FullName!, method.Name, method.MetadataToken);
+
+    /// <summary>A binary task of Twice over 1, 2, 3, and the offset of its item count.</summary>
+    static (byte[] Frame, int CountAt) BinaryTaskOfThree()
+    {
+        var frame = PoolMessages.BinaryTask(7, ReferenceTo(Method(nameof(Twice))), 3, w => w.WriteRange(new[] { 1, 2, 3 }, 0, 3));
+        return (frame, frame.Length - 3 * 4 - 4);
+    }
+
+    static void Run(byte[] frame)
+    {
+        var target = new ResolvedTarget(Method(nameof(Twice)));
+        PoolMessages.ReadTask(frame, _ => target, (_, _) => { }, out _);
+    }
+
+    [Test]
+    public void ATruncatedBinaryTaskOrAnswerIsRefusedWhereverItIsCut()
+    {
+        var (task, _) = BinaryTaskOfThree();
+        var answer = PoolMessages.BinaryValues(7, typeof(int), [2, 4, 6]);
+        for (int cut = 1; cut < task.Length; cut++)
+        {
+            var e = Assert.Throws<InvalidDataException>(() => Run(task[..cut]), $"the task cut at {cut} of {task.Length}")!;
+            Assert.That(e.Message, Does.StartWith("binary wire message:"));
+        }
+        for (int cut = 1; cut < answer.Length; cut++)
+            Assert.Throws<InvalidDataException>(() => PoolMessages.ReadValues<int>(answer[..cut]), $"the answer cut at {cut} of {answer.Length}");
+    }
+
+    [TestCase(-1)]
+    [TestCase(4)]
+    [TestCase(13)]
+    [TestCase(100_000_000)]
+    [TestCase(0x10000000)]
+    [TestCase(int.MaxValue)]
+    public void ABinaryItemCountThatIsNegativeOrBeyondTheFrameIsRefusedBeforeAnythingIsSizedByIt(int count)
+    {
+        var (frame, countAt) = BinaryTaskOfThree();
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(countAt), count);
+        var target = new ResolvedTarget(Method(nameof(Twice)));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<InvalidDataException>(() => PoolMessages.ReadBinaryTaskHead(frame, _ => target, out _, out _, out _))!;
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(100_000), "nothing sized by the count");
+        Assert.That(e.Message, Does.Contain($"a count of {count} items does not fit the 12 byte(s) left"));
+        Assert.Throws<InvalidDataException>(() => Run(frame));
+    }
+
+    [TestCase(-2)]
+    [TestCase(3)]
+    [TestCase(9)]
+    [TestCase(int.MaxValue)]
+    [TestCase(int.MinValue)]
+    public void ABinaryAnswerCountThatIsNegativeOrBeyondTheFrameIsRefused(int count)
+    {
+        var answer = PoolMessages.BinaryValues(7, typeof(int), [2, 4]);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(answer.AsSpan(1 + 8 + 1), count);
+        var e = Assert.Throws<InvalidDataException>(() => PoolMessages.ReadValues<int>(answer))!;
+        Assert.That(e.Message, Does.Contain($"a count of {count} values does not fit"));
+    }
+
+    [TestCase(typeof(int[]), -2)]
+    [TestCase(typeof(int[]), 3)]
+    [TestCase(typeof(int[]), int.MaxValue)]
+    [TestCase(typeof(List<double>), 0x20000000)]
+    [TestCase(typeof(string[]), int.MaxValue)]
+    [TestCase(typeof(List<bool>), -5)]
+    public void AnArrayOrListCountThatIsNegativeOrBeyondTheFrameIsRefused(Type type, int count)
+    {
+        var w = new WireWriter();
+        w.WriteInt32(count);
+        w.WriteInt32(1);
+        w.WriteInt32(2);
+        var bytes = w.ToArray();
+        var e = Assert.Throws<InvalidDataException>(() => new WireReader(bytes).ReadBoxed(type))!;
+        Assert.That(e.Message, Is.EqualTo($"binary wire message: a count of {count} at offset 0 does not fit the frame"));
+    }
+
+    [TestCase(-2)]
+    [TestCase(5)]
+    [TestCase(int.MaxValue)]
+    [TestCase(int.MinValue)]
+    public void AStringLengthThatIsNegativeOrBeyondTheFrameIsRefused(int length)
+    {
+        var w = new WireWriter();
+        w.WriteInt32(length);
+        w.WriteInt32(0x64636261); // "abcd"
+        var bytes = w.ToArray();
+        var e = Assert.Throws<InvalidDataException>(() => new WireReader(bytes).Read<string>())!;
+        Assert.That(e.Message, Does.Contain($"{length} more byte(s) wanted at offset 4 of a 8-byte frame"));
+    }
+
+    [Test]
+    public void WriteBoxedRefusesNullForAValueTypeNamingIt()
+    {
+        var e = Assert.Throws<NotSupportedException>(() => new WireWriter().WriteBoxed(typeof(int), null))!;
+        Assert.That(e.Message, Is.EqualTo("the binary encoding does not carry null as System.Int32"));
+    }
+
+    static string Echo(string s) => s;
+
+    /// <summary>
+    /// A lone surrogate is not text, and UTF-8 cannot hold it: both encodings write U+FFFD in
+    /// its place, so a target sees the same string whichever encoding carried it.
+    /// </summary>
+    [Test]
+    public void ALoneSurrogateArrivesAsTheReplacementCharacterInBothEncodings()
+    {
+        const string lone = "a\uD800b\uDC00";
+        var w = new WireWriter();
+        w.Write(lone);
+        Assert.That(new WireReader(w.ToArray()).Read<string>(), Is.EqualTo("a\uFFFDb\uFFFD"));
+
+        var parameter = Parameter.Of(Method(nameof(Echo)), "items")[0];
+        var json = Json.Write(j => Arguments.Write(j, parameter, lone));
+        Assert.That(Arguments.DecodeOne(json, typeof(string)), Is.EqualTo("a\uFFFDb\uFFFD"));
+        var answer = PoolMessages.Values(1, j => Arguments.WriteResult(j, lone, typeof(string)));
+        Assert.That(PoolMessages.ReadValues<string>(answer), Is.EqualTo(new[] { "a\uFFFDb\uFFFD" }));
+    }
 }
 
 /// <summary>The fork server's status pipe, read as bytes arrive.</summary>

@@ -41,6 +41,9 @@ static class BinaryWire
         return t;
     }
 
+    /// <summary>The fewest bytes a value of a carried type takes: 8 for a long or double, 1 for a bool, 4 for the rest (an int, or the int32 length or count that starts a string, array or list).</summary>
+    public static int MinimumSize(Type type) => type == typeof(long) || type == typeof(double) ? 8 : type == typeof(bool) ? 1 : 4;
+
     /// <summary>True when <paramref name="value"/> can be written as <paramref name="type"/> by the binary encoding: of exactly that type, or null for a reference type.</summary>
     public static bool Fits(object? value, Type type) => value is null ? !type.IsValueType : value.GetType() == type;
 }
@@ -145,7 +148,7 @@ sealed class WireWriter
             case List<bool> bools: WriteEach(CollectionsMarshal.AsSpan(bools)); return;
             case List<string?> strings: WriteEach(CollectionsMarshal.AsSpan(strings)); return;
         }
-        throw new NotSupportedException($"the binary encoding does not carry {value!.GetType()} as {type}");
+        throw new NotSupportedException($"the binary encoding does not carry {(value is null ? "null" : value.GetType())} as {type}");
     }
 
     /// <summary>A count, then the numbers' bytes as they are in memory when that is little-endian.</summary>
@@ -173,7 +176,8 @@ ref struct WireReader(ReadOnlySpan<byte> bytes)
 
     ReadOnlySpan<byte> Take(int count)
     {
-        if (count < 0 || _position + count > _bytes.Length)
+        // Unsigned, so that neither a negative count nor one that overflows the sum slips through.
+        if ((uint)count > (uint)(_bytes.Length - _position))
             throw new InvalidDataException($"binary wire message: {count} more byte(s) wanted at offset {_position} of a {_bytes.Length}-byte frame");
         var span = _bytes.Slice(_position, count);
         _position += count;

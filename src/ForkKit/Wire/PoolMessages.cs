@@ -140,8 +140,12 @@ static class PoolMessages
         if (!BinaryWire.Carries(target.Method))
             throw new InvalidDataException($"binary wire message: {reference.Display} has a parameter or a result the binary encoding does not carry");
         count = r.ReadInt32();
-        if (count < 0) throw new InvalidDataException($"binary wire message: {count} items");
         offset = r.Position;
+        // A count of items whose smallest encoding exceeds the bytes left is corrupt: refused
+        // here, before a reader or the typed loop sizes anything by it.
+        long itemSize = target.ParameterTypes.Sum(BinaryWire.MinimumSize);
+        if (count < 0 || count * itemSize > frame.Length - offset)
+            throw new InvalidDataException($"binary wire message: a count of {count} items does not fit the {frame.Length - offset} byte(s) left in the frame");
         return target;
     }
 
@@ -250,7 +254,8 @@ static class PoolMessages
             b.ReadInt64();
             b.ReadBool();
             int count = b.ReadInt32();
-            if (count < 0 || count > utf8.Length) throw new InvalidDataException($"binary wire message: {count} values in a {utf8.Length}-byte frame");
+            if (count < 0 || (long)count * BinaryWire.MinimumSize(typeof(T)) > utf8.Length - b.Position)
+                throw new InvalidDataException($"binary wire message: a count of {count} values does not fit the {utf8.Length - b.Position} byte(s) left in the frame");
             var read = new List<T>(count);
             for (int i = 0; i < count; i++) read.Add(b.Read<T>());
             return read;
