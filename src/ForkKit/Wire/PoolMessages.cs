@@ -243,23 +243,29 @@ static class PoolMessages
         return new ResultHead(id, error);
     }
 
-    /// <summary>Reads the "values" array of a successful result message, each as <typeparamref name="T"/>.</summary>
+    /// <summary>Reads the values of a successful result message, binary or JSON, each as <typeparamref name="T"/>.</summary>
+    public static List<T> ReadValues<T>(byte[] frame) => IsBinary(frame) ? ReadBinaryValues<T>(frame) : ReadJsonValues<T>(frame);
+
+    /// <remarks>Apart from the JSON reader, so a call compiles (optimized, at once) only the one its frames use.</remarks>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static List<T> ReadValues<T>(byte[] utf8)
+    static List<T> ReadBinaryValues<T>(byte[] utf8)
     {
-        if (IsBinary(utf8))
-        {
-            var b = new WireReader(utf8);
-            b.ReadByte();
-            b.ReadInt64();
-            b.ReadBool();
-            int count = b.ReadInt32();
-            if (count < 0 || (long)count * BinaryWire.MinimumSize(typeof(T)) > utf8.Length - b.Position)
-                throw new InvalidDataException($"binary wire message: a count of {count} values does not fit the {utf8.Length - b.Position} byte(s) left in the frame");
-            var read = new List<T>(count);
-            for (int i = 0; i < count; i++) read.Add(b.Read<T>());
-            return read;
-        }
+        var b = new WireReader(utf8);
+        b.ReadByte();
+        b.ReadInt64();
+        b.ReadBool();
+        int count = b.ReadInt32();
+        if (count < 0 || (long)count * BinaryWire.MinimumSize(typeof(T)) > utf8.Length - b.Position)
+            throw new InvalidDataException($"binary wire message: a count of {count} values does not fit the {utf8.Length - b.Position} byte(s) left in the frame");
+        var read = new List<T>(count);
+        for (int i = 0; i < count; i++) read.Add(b.Read<T>());
+        return read;
+    }
+
+    /// <summary>Reads the "values" array of a successful JSON result message, each as <typeparamref name="T"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static List<T> ReadJsonValues<T>(byte[] utf8)
+    {
         var r = new Utf8JsonReader(utf8);
         r.Read();
         var values = new List<T>();
