@@ -168,9 +168,13 @@ sealed class WorkerSet
         var stopped = new InvalidOperationException("the pool was terminated before the task finished");
         foreach (var task in abandoned) _results.Post(() => task.Fail(stopped));
         foreach (var w in workers) w.Stop(force: false);
+        // One second for them all, not one each.
+        var deadline = DateTime.UtcNow.AddSeconds(1);
         foreach (var w in workers)
-            if (!w.WaitForExit(TimeSpan.FromSeconds(1)))
-                w.Stop(force: true);
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (!w.WaitForExit(left > TimeSpan.Zero ? left : TimeSpan.Zero)) w.Stop(force: true);
+        }
         foreach (var w in workers) w.WaitForExit(null);
         lock (_gate) CheckAllWorkersGone();
         FinishResults();
