@@ -16,8 +16,15 @@ abstract class PoolTask(long id, string what)
     /// <summary>The task message (<see cref="PoolMessages.Task"/>).</summary>
     public byte[] Payload { get; set; } = [];
 
-    /// <summary>When it was written to a worker (Stopwatch timestamp), for the timeline.</summary>
+    /// <summary>When its frame was written to a worker (Stopwatch timestamp, as the write began), for the timeline.</summary>
     public long SentAt { get; set; }
+
+    /// <summary>
+    /// Its frame reached the worker's pipe whole: set by the worker's <see cref="TaskWriter"/>,
+    /// cleared when the task is handed to a worker. Read once that writer has stopped, it says
+    /// whether a worker that died may have started the task.
+    /// </summary>
+    public bool Written { get; set; }
 
     /// <summary>The worker answered with values: <paramref name="resultFrame"/> holds them.</summary>
     public abstract void Complete(byte[] resultFrame);

@@ -5,30 +5,32 @@ using ForkKit.Wire;
 namespace ForkKit.Pooling;
 
 /// <summary>
-/// The parent's side of one pool worker: the child, the pipe it reads tasks from, the pipe it
-/// answers on, and the reader thread that reads those answers. Its state changes only under the
-/// worker set's lock (the rule is in <see cref="WorkerSet"/>); the reader thread calls back into
-/// the worker set.
+/// The parent's side of one pool worker: the child, the tasks in flight to it, the writer
+/// thread that writes their frames to the pipe it reads, and the reader thread that reads its
+/// answers from the other pipe. Its state changes only under the worker set's lock (the rule is
+/// in <see cref="WorkerSet"/>); the reader thread calls back into the worker set.
 /// </summary>
 sealed class PoolWorker
 {
+    /// <summary>The result pipe is read this much at a time: answers that queued up while the parent was busy come in one read.</summary>
+    const int ReadBufferBytes = 64 * 1024;
+
     readonly IChild _child;
-    readonly FileStream _tasks;
-    readonly FileStream _results;
+    readonly TaskWriter _writer;
+    readonly Stream _results;
     readonly ManualResetEventSlim _exited = new(false);
     readonly Action<PoolWorker, PoolMessages.ResultHead, byte[]> _onResult;
     readonly Action<PoolWorker> _onExit;
-    PoolTask? _current;
-    bool _sent;
-    bool _retired;
+    readonly Queue<PoolTask> _inFlight = new();
 
     PoolWorker(string name, IChild child, FileStream tasks, FileStream results,
         Action<PoolWorker, PoolMessages.ResultHead, byte[]> onResult, Action<PoolWorker> onExit)
     {
         Name = name;
         _child = child;
-        _tasks = tasks;
-        _results = results;
+        _writer = new TaskWriter(name, tasks);
+        // With the OS trace on, each frame is read from the pipe itself, so that its trace line names the descriptor.
+        _results = Diagnostics.OsTrace.Enabled ? results : new BufferedStream(results, ReadBufferBytes);
         _onResult = onResult;
         _onExit = onExit;
     }
@@ -39,10 +41,19 @@ sealed class PoolWorker
     /// <summary>Tasks this worker has answered.</summary>
     public int Completed { get; private set; }
 
-    /// <summary>No task in hand and not told to exit: it is blocked reading its task pipe.</summary>
-    public bool IsIdle => _current is null && !_retired;
+    /// <summary>Tasks handed to it and not answered yet, in the order it takes them.</summary>
+    public int InFlight => _inFlight.Count;
 
-    /// <summary>Starts the worker with <paramref name="launcher"/>, which delivers its start message; the reader thread starts at once.</summary>
+    /// <summary>Tasks handed to it so far: what maxTasksPerChild bounds.</summary>
+    public int Handed => Completed + _inFlight.Count;
+
+    /// <summary>Told to exit once its tasks in flight are answered: it takes no more.</summary>
+    public bool Retired { get; private set; }
+
+    /// <summary>It answered out of turn and is being stopped: nothing more it sends is believed.</summary>
+    public bool Misbehaved { get; private set; }
+
+    /// <summary>Starts the worker with <paramref name="launcher"/>, which delivers its start message; the writer and reader threads start at once.</summary>
     public static PoolWorker Start(string name, ILauncher launcher, byte[] startMessage,
         Action<PoolWorker, PoolMessages.ResultHead, byte[]> onResult, Action<PoolWorker> onExit)
     {
@@ -52,37 +63,47 @@ sealed class PoolWorker
         return worker;
     }
 
-    /// <summary>Hands the worker a task (it is idle, so the write drains at once).</summary>
+    /// <summary>Adds a task to the window; the writer thread writes its frame.</summary>
     public void Send(PoolTask task)
     {
-        _current = task;
-        task.SentAt = System.Diagnostics.Stopwatch.GetTimestamp();
-        _sent = Write(task.Payload);
+        task.Written = false;
+        _inFlight.Enqueue(task);
+        _writer.Add(task);
     }
 
-    /// <summary>The answer to the task in hand arrived: the task, if the id matches.</summary>
-    public PoolTask? Finish(long id)
+    /// <summary>
+    /// An answer arrived. The worker answers in order, so it is <paramref name="first"/>'s, the
+    /// oldest task in flight, taken off the window here: true when the ids match; false when
+    /// they do not or nothing was in flight (the worker no longer follows the wire format).
+    /// </summary>
+    public bool TryFinish(long id, out PoolTask? first)
     {
-        var task = _current;
-        _current = null;
+        if (!_inFlight.TryDequeue(out first) || first.Id != id) return false;
         Completed++;
-        return task?.Id == id ? task : null;
+        return true;
     }
 
-    /// <summary>The task in hand when the worker died, and whether it had been delivered.</summary>
-    public (PoolTask? Task, bool Sent) TakeCurrent()
+    /// <summary>The tasks in flight, oldest first, taken off the window (the worker died or cannot run them).</summary>
+    public List<PoolTask> TakeInFlight()
     {
-        var task = _current;
-        _current = null;
-        return (task, _sent);
+        var tasks = _inFlight.ToList();
+        _inFlight.Clear();
+        return tasks;
     }
 
-    /// <summary>Tells the worker to exit once idle: closing the task pipe gives it end-of-file.</summary>
+    /// <summary>Tells the worker to exit once its tasks in flight are answered: the pipe closes after their frames (end-of-file).</summary>
     public void Retire()
     {
-        if (_retired) return;
-        _retired = true;
-        _tasks.Dispose();
+        if (Retired) return;
+        Retired = true;
+        _writer.Close();
+    }
+
+    /// <summary>Marks it as answering out of turn and retires it; the caller stops the process.</summary>
+    public void MarkMisbehaved()
+    {
+        Misbehaved = true;
+        Retire();
     }
 
     public void Stop(bool force) => _child.Stop(force);
@@ -97,21 +118,6 @@ sealed class PoolWorker
         var code = _child.Poll();
         _child.Dispose();
         return code;
-    }
-
-    bool Write(byte[] frame)
-    {
-        try
-        {
-            Frames.Write(_tasks, frame);
-            return true;
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
-        {
-            // EPIPE: the worker is gone. Its reader thread sees end-of-file and the pool
-            // re-queues the task, which never reached it.
-            return false;
-        }
     }
 
     void ReadResults()
@@ -132,12 +138,13 @@ sealed class PoolWorker
                 if (frame is null) break;
                 _onResult(this, PoolMessages.ReadResultHead(frame), frame);
             }
+            // The worker is gone; once its writer has stopped, which of its tasks were written is known.
+            _writer.Abandon();
             _onExit(this);
         }
         finally
         {
             _results.Dispose();
-            if (!_retired) _tasks.Dispose();
             _exited.Set();
         }
     }

@@ -73,6 +73,11 @@ static class PoolTargets
 
     public static void InitFails() => throw new InvalidOperationException("initializer failed on purpose");
 
+    /// <summary>An initializer that never returns: its worker never reads a task.</summary>
+    public static void InitBlocksForever() => Thread.Sleep(Timeout.Infinite);
+
+    public static int Length(string s) => s.Length;
+
     public static string Hello() => "hello";
 }
 
