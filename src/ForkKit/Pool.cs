@@ -7,15 +7,17 @@ namespace ForkKit;
 
 /// <summary>
 /// A pool of long-lived worker processes, as Python's <c>multiprocessing.Pool</c>: Apply,
-/// ApplyAsync, Map, MapAsync, Imap, ImapUnordered, Starmap. Each worker is a spawned ForkKit
-/// worker host that takes tasks over a pipe and answers over another.
+/// ApplyAsync, Map, MapAsync, Imap, ImapUnordered, Starmap. Each worker is a ForkKit worker
+/// host (spawned, or forked by the fork server) that takes tasks over a pipe and answers over
+/// another.
 /// </summary>
 /// <remarks>
-/// This class is the API and the submission of work: items are split into chunks and each
-/// chunk's task message is written here. The rest lives in <c>Pooling/</c>: the worker set
-/// (queue, hand-out to idle workers, what happens when a worker dies, the lock rule), one
-/// reader thread per worker, and one result-handling thread that decodes results and runs every
-/// callback, in completion order. Unlike Python's pool, a worker that dies in the middle of a
+/// This class is the API and the submission of work: items are split into chunks, each chunk's
+/// task message is encoded here (binary for plain types, else JSON), and a call's chunks are
+/// encoded only a bounded number ahead of their answers (Map) or of the caller (Imap). The rest
+/// lives in <c>Pooling/</c>: the worker set (queue, a window of tasks per worker, what happens
+/// when a worker dies, the lock rule), a writer and a reader thread per worker, and one
+/// result-handling thread that decodes results and runs every callback, in completion order. Unlike Python's pool, a worker that dies in the middle of a
 /// task fails that task with <see cref="WorkerLostException"/> and is replaced; nothing waits
 /// for ever.
 /// </remarks>
