@@ -245,7 +245,8 @@ mem_of() { sed -n 's/.*Private_Dirty \([0-9.]*\) MiB.*/\1/p' <<<"$1"; }
 target "forkserver start+join vs python fork" "$forkserver_ms" "$py_fork_ms" "ms" 0.7
 target "pool startup forkserver vs python fork" "$(pool_field "$pool_fs" startup)" "$(pool_field "$pool_py_fork" startup)" "ms" 1.0
 target "map first vs python fork" "$(pool_field "$pool_fs" map)" "$(pool_field "$pool_py_fork" map)" "us/item" 0.5
-target "map warm vs python fork" "$(sed -n 's/.*on the warm pool: \([0-9.]*\) us.item.*/\1/p' <<<"$pool_fs")" "$(pool_field "$pool_py_fork" map)" "us/item" 0.5
+warm_of() { sed -n 's/.*on the warm pool: \([0-9.]*\) us.item.*/\1/p' <<<"$1"; }
+target "map warm vs python fork" "$(warm_of "$pool_fs")" "$(warm_of "$pool_py_fork")" "us/item" 0.5
 target "apply_async vs python fork" "$(pool_field "$pool_fs" apply)" "$(pool_field "$pool_py_fork" apply)" "us/task" 0.5
 target "child memory forkserver vs python fork" "$(mem_of "$mem_fk_fs")" "$(mem_of "$mem_py_fork")" "MiB" 1.0
 rss_of() { sed -n 's/.*parent peak RSS \([0-9.]*\) MiB.*/\1/p' <<<"$1"; }

@@ -150,17 +150,24 @@ static class Program
         long sum = asyncs.Sum(a => (long)a.Get());
         double apply = t2.Elapsed.TotalMilliseconds;
 
-        // Not in pool_map.py: the same Map again, on workers that are up and warm.
-        var t3 = Stopwatch.StartNew();
-        pool.Map(Square, Enumerable.Range(0, n));
-        double warmMap = t3.Elapsed.TotalMilliseconds;
+        // The same Map three more times, on workers that are up and warm; the median, as
+        // pool_map.py reports it.
+        var again = new List<double>();
+        for (int i = 0; i < 3; i++)
+        {
+            var t3 = Stopwatch.StartNew();
+            pool.Map(Square, Enumerable.Range(0, n));
+            again.Add(t3.Elapsed.TotalMilliseconds);
+        }
+        again.Sort();
+        double warmMap = again[1];
 
         if (r[^1] != (n - 1) * (n - 1) && n < 46341 || sum < 0)
             throw new InvalidOperationException("wrong results");
         Console.WriteLine(FormattableString.Invariant(
             $"forkkit {Label(method)} pool startup {startup:F1} ms; map {n} items: {1000 * map / n:F2} us/item; apply_async {n / 10}: {1000 * apply / (n / 10):F1} us/task"));
         Console.WriteLine(FormattableString.Invariant(
-            $"  the same map again on the warm pool: {1000 * warmMap / n:F2} us/item (the first map above includes the workers' start-up)"));
+            $"  the same map again on the warm pool: {1000 * warmMap / n:F3} us/item (the median of three more; the first map above includes the workers' start-up)"));
         return 0;
     }
 

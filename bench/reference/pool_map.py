@@ -1,7 +1,8 @@
 """Measures a multiprocessing.Pool: its start-up, a map of N squares per item, and N/10 apply_async calls per task."""
 # Usage: python3 pool_map.py fork|spawn N [PROCESSES]   (N >= 10; PROCESSES: 2 by default)
 # Prints: METHOD pool startup X ms; map N items: Y us/item; apply_async M: Z us/task
-# (bench/run.sh reads the three numbers from this line.)
+# then:   METHOD map again on the warm pool: W us/item (the median of three more maps)
+# (bench/run.sh reads the numbers from these lines.)
 #
 # "Startup" is the Pool constructor: it returns once the worker processes are started, not
 # once they are ready, so the first map also pays for the workers' own start-up.
@@ -34,6 +35,11 @@ def main():
         pending = [pool.apply_async(square, (i,)) for i in range(tasks)]
         total = sum(r.get() for r in pending)
         t3 = time.perf_counter()
+        again = []
+        for _ in range(3):
+            t4 = time.perf_counter()
+            pool.map(square, range(n))
+            again.append(time.perf_counter() - t4)
         # Leaving the with block terminates the workers; close+join lets them finish and be
         # reaped before the program exits.
         pool.close()
@@ -44,6 +50,7 @@ def main():
     print(f"{method} pool startup {(t1 - t0) * 1e3:.1f} ms; "
           f"map {n} items: {(t2 - t1) / n * 1e6:.2f} us/item; "
           f"apply_async {tasks}: {(t3 - t2) / tasks * 1e6:.1f} us/task")
+    print(f"{method} map again on the warm pool: {sorted(again)[1] / n * 1e6:.2f} us/item")
 
 
 if __name__ == "__main__":
