@@ -21,10 +21,11 @@ sealed class PoolWorker
     readonly ManualResetEventSlim _exited = new(false);
     readonly Action<PoolWorker, PoolMessages.ResultHead, byte[]> _onResult;
     readonly Action<PoolWorker> _onExit;
+    readonly Action<PoolWorker, Exception> _onGarbage;
     readonly Queue<PoolTask> _inFlight = new();
 
     PoolWorker(string name, IChild child, FileStream tasks, FileStream results,
-        Action<PoolWorker, PoolMessages.ResultHead, byte[]> onResult, Action<PoolWorker> onExit)
+        Action<PoolWorker, PoolMessages.ResultHead, byte[]> onResult, Action<PoolWorker> onExit, Action<PoolWorker, Exception> onGarbage)
     {
         Name = name;
         _child = child;
@@ -33,6 +34,7 @@ sealed class PoolWorker
         _results = Diagnostics.OsTrace.Enabled ? results : new BufferedStream(results, ReadBufferBytes);
         _onResult = onResult;
         _onExit = onExit;
+        _onGarbage = onGarbage;
     }
 
     public string Name { get; }
@@ -53,12 +55,16 @@ sealed class PoolWorker
     /// <summary>It answered out of turn and is being stopped: nothing more it sends is believed.</summary>
     public bool Misbehaved { get; private set; }
 
-    /// <summary>Starts the worker with <paramref name="launcher"/>, which delivers its start message; the writer and reader threads start at once.</summary>
+    /// <summary>
+    /// Starts the worker with <paramref name="launcher"/>, which delivers its start message; the
+    /// writer and reader threads start at once. <paramref name="onGarbage"/> is told when the
+    /// worker writes what is not a result frame; its reader then stops reading.
+    /// </summary>
     public static PoolWorker Start(string name, ILauncher launcher, byte[] startMessage,
-        Action<PoolWorker, PoolMessages.ResultHead, byte[]> onResult, Action<PoolWorker> onExit)
+        Action<PoolWorker, PoolMessages.ResultHead, byte[]> onResult, Action<PoolWorker> onExit, Action<PoolWorker, Exception> onGarbage)
     {
         var launched = launcher.Launch(new WorkerSpec(name, WorkerRole.Pool, () => startMessage, DiesWithParent: true));
-        var worker = new PoolWorker(name, launched.Child, launched.Tasks!, launched.Results!, onResult, onExit);
+        var worker = new PoolWorker(name, launched.Child, launched.Tasks!, launched.Results!, onResult, onExit, onGarbage);
         new Thread(worker.ReadResults) { IsBackground = true, Name = $"ForkKit.Pool reader {name}" }.Start();
         return worker;
     }
@@ -70,6 +76,9 @@ sealed class PoolWorker
         _inFlight.Enqueue(task);
         _writer.Add(task);
     }
+
+    /// <summary>The oldest task in flight, taken off the window; null when there is none.</summary>
+    public PoolTask? TakeOldest() => _inFlight.TryDequeue(out var task) ? task : null;
 
     /// <summary>
     /// An answer arrived. The worker answers in order, so it is <paramref name="first"/>'s, the
@@ -131,12 +140,27 @@ sealed class PoolWorker
                 {
                     frame = Frames.Read(_results);
                 }
+                catch (InvalidDataException e)
+                {
+                    _onGarbage(this, e); // a length no frame can have: what follows cannot be read either
+                    break;
+                }
                 catch (IOException)
                 {
                     frame = null; // a worker killed in the middle of a frame
                 }
                 if (frame is null) break;
-                _onResult(this, PoolMessages.ReadResultHead(frame), frame);
+                PoolMessages.ResultHead head;
+                try
+                {
+                    head = PoolMessages.ReadResultHead(frame);
+                }
+                catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException)
+                {
+                    _onGarbage(this, e);
+                    break;
+                }
+                _onResult(this, head, frame);
             }
             // The worker is gone; once its writer has stopped, which of its tasks were written is known.
             _writer.Abandon();

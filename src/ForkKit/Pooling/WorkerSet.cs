@@ -234,7 +234,7 @@ sealed class WorkerSet
     {
         var name = $"PoolWorker-{Interlocked.Increment(ref s_workerCounter)}";
         var start = WorkerStart.Write(name, _initializer, _startArgs);
-        _workers.Add(PoolWorker.Start(name, _launcher, start, OnResult, OnWorkerExit));
+        _workers.Add(PoolWorker.Start(name, _launcher, start, OnResult, OnWorkerExit, OnGarbage));
     }
 
     /// <summary>Once closed with nothing queued, every worker is told to exit after the tasks it has (end of its task pipe).</summary>
@@ -312,6 +312,27 @@ sealed class WorkerSet
         else _results.Post(() => task!.Complete(frame));
     }
 
+    /// <summary>
+    /// <paramref name="worker"/> wrote what is no result frame (a length no frame can have, a
+    /// payload that is not a result message): the task it was running fails saying so, the
+    /// worker is stopped, and its end-of-file then brings the rest of its window back to the queue.
+    /// </summary>
+    void OnGarbage(PoolWorker worker, Exception garbage)
+    {
+        PoolTask? task;
+        lock (_gate)
+        {
+            worker.MarkMisbehaved();
+            task = worker.TakeOldest();
+        }
+        worker.Stop(force: true);
+        if (task is null) return;
+        var error = new InvalidDataException(
+            $"worker {worker.Name} (pid {worker.Pid}) wrote what is not ForkKit's wire format on its result pipe while running task {task.Id} ({task.What}): " +
+            $"{garbage.Message.TrimEnd('.')}. Its answers can no longer be trusted: it was stopped, and this task failed", garbage);
+        _results.Post(() => task.Fail(error));
+    }
+
     static InvalidDataException OutOfTurn(PoolWorker worker, long answered, PoolTask due) => new(
         $"worker {worker.Name} (pid {worker.Pid}) answered task {answered} when task {due.Id} ({due.What}) was due: a worker answers its tasks in order, " +
         "so its answers can no longer be trusted: it was stopped, and this task failed");
@@ -330,7 +351,8 @@ sealed class WorkerSet
             }
             else
             {
-                if (inFlight.Count > 0 && inFlight[0].Written)
+                // A worker stopped for misbehaving has had the task it ran failed already.
+                if (inFlight.Count > 0 && inFlight[0].Written && !worker.Misbehaved)
                 {
                     var task = inFlight[0];
                     inFlight.RemoveAt(0);
