@@ -26,6 +26,16 @@ public partial class ProcessTests
         Assert.That(text, Does.Contain("at ForkKit.Tests.Support.ChildTargets.Raise(String message)"), "the child's stack trace");
     }
 
+    [TestCase(StartMethod.Spawn)]
+    [TestCase(StartMethod.ForkServer)]
+    public void ATargetThatThrowsWhenItsStderrFailsExitsWithOneNotACrash(StartMethod method)
+    {
+        using var p = new Process(BreakStderrThenThrow) { StartMethod = method };
+        p.Start();
+        Assert.That(p.Join(TimeSpan.FromSeconds(60)), Is.True);
+        Assert.That(p.ExitCode, Is.EqualTo(1), "Python's code for a target that threw, not SIGABRT (-6) from a failed trace write");
+    }
+
     [Test]
     public void AnAsyncTargetsExceptionIsPrintedOnTheInheritedStderr()
     {

@@ -96,10 +96,22 @@ public static class WorkerHost
     }
 
     /// <summary>Python prints "Process NAME:" and the traceback on stderr, then exits with 1.</summary>
+    /// <remarks>
+    /// A target may have closed or broken its stderr before it threw: the trace is then lost,
+    /// and the exit code still says 1. Left to escape, the write's own exception would abort the
+    /// runtime (SIGABRT) and the parent would read a crash.
+    /// </remarks>
     internal static int ReportFailure(string name, Exception e)
     {
-        Console.Error.WriteLine($"Process {name}:");
-        Console.Error.WriteLine(WithoutReflectionFrames(e.ToString()));
+        try
+        {
+            Console.Error.WriteLine($"Process {name}:");
+            Console.Error.WriteLine(WithoutReflectionFrames(e.ToString()));
+        }
+        catch (Exception writing) when (writing is IOException or ObjectDisposedException or UnauthorizedAccessException)
+        {
+            // Nowhere to report it; the exit code does.
+        }
         return 1;
     }
 

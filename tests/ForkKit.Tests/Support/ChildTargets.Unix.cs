@@ -14,4 +14,22 @@ static partial class ChildTargets
         var rest = Console.In.ReadToEnd();
         Environment.Exit(link == "/dev/null" && rest.Length == 0 ? 0 : 3);
     }
+
+    /// <summary>Makes every write to stderr fail, as on a stderr that was closed, then throws: the trace has nowhere to go.</summary>
+    public static void BreakStderrThenThrow()
+    {
+        Console.SetError(new FailingWriter());
+        throw new InvalidOperationException("thrown after stderr was closed");
+    }
+
+    sealed class FailingWriter : TextWriter
+    {
+        public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+
+        public override void Write(char value) => throw new IOException("stderr is closed");
+
+        public override void Write(string? value) => throw new IOException("stderr is closed");
+
+        public override void WriteLine(string? value) => throw new IOException("stderr is closed");
+    }
 }
