@@ -134,3 +134,41 @@ public class ExitDescriptionsTests
     public void AnExitCodeIsDescribedAsPythonCountsIt(int? code, string words) =>
         Assert.That(ExitDescriptions.Describe(code), Is.EqualTo(words));
 }
+
+/// <summary>Where a worker's runtimeconfig is written when the app has none of ForkKit's: a directory only this user can write.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // the Linux suite
+public class PrivateDirectoryTests
+{
+    string _base = "";
+
+    [SetUp]
+    public void MakeABase() => _base = Directory.CreateTempSubdirectory("forkkit-test-").FullName;
+
+    [TearDown]
+    public void RemoveTheBase() => Directory.Delete(_base, recursive: true);
+
+    [Test]
+    public void ItIsMadeUnderTheUsersDataDirectoryWithMode0700()
+    {
+        var dir = ForkKit.Unix.UnixPlatform.PrivateDirectoryUnder(_base);
+        Assert.That(dir, Is.EqualTo(Path.Combine(_base, "forkkit")));
+        Assert.That(File.GetUnixFileMode(dir), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
+    }
+
+    [Test]
+    public void ADirectoryOthersCanWriteIsNotUsed()
+    {
+        var planted = Directory.CreateDirectory(Path.Combine(_base, "forkkit"));
+        File.SetUnixFileMode(planted.FullName, (UnixFileMode)0b111_111_111); // as another user might leave it: 0777
+        var dir = ForkKit.Unix.UnixPlatform.PrivateDirectoryUnder(_base);
+        try
+        {
+            Assert.That(dir, Is.Not.EqualTo(planted.FullName), "a directory group or others can write is never used");
+            Assert.That(File.GetUnixFileMode(dir) & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite), Is.EqualTo(UnixFileMode.None));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

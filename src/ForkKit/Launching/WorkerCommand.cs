@@ -110,14 +110,14 @@ sealed class WorkerCommand
 
     /// <summary>
     /// A runtimeconfig for the worker when the app was published without ForkKit's own: the
-    /// shared framework this process runs on, so the child runs on the same runtime.
+    /// shared framework this process runs on, so the child runs on the same runtime. It is
+    /// kept in a directory only this user can write (<see cref="IPlatform.PrivateDirectory"/>): a file
+    /// another user could plant there would be read by every worker's runtime.
     /// </summary>
     static string WriteRuntimeConfig()
     {
         var version = Environment.Version;
-        var dir = Path.Combine(Path.GetTempPath(), $"forkkit-{Environment.UserName}");
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, $"ForkKit.{version}.runtimeconfig.json");
+        var path = Path.Combine(Os.Current.PrivateDirectory(), $"ForkKit.{version}.runtimeconfig.json");
         if (!File.Exists(path))
         {
             var json = "{\"runtimeOptions\":{\"tfm\":\"net" + $"{version.Major}.{version.Minor}" +

@@ -77,6 +77,14 @@ interface IPlatform
     /// </summary>
     SafeFileHandle AdoptInherited(string name);
 
+    /// <summary>
+    /// A directory for ForkKit's own files that only this user can write (Unix: mode 0700 under
+    /// the user's data directory, or a fresh private temporary directory when that cannot be
+    /// had; Windows: under the user's profile). Never a shared, predictable path such as
+    /// /tmp/forkkit-USER, which another local user could create first and fill.
+    /// </summary>
+    string PrivateDirectory();
+
     /// <summary>In a worker: shows <paramref name="name"/> where the OS keeps a short process name (Linux comm); best effort.</summary>
     void SetProcessName(string name);
 

@@ -85,6 +85,31 @@ sealed class UnixPlatform : IPlatform
 
     public string ExecutableName(string name) => name;
 
+#pragma warning disable CA1416 // this backend runs only where Os.cs chose it: not on Windows
+    public string PrivateDirectory() => PrivateDirectoryUnder(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData));
+#pragma warning restore CA1416
+
+    /// <summary>BASE/forkkit made with mode 0700 when group and others cannot write it; otherwise a fresh private temporary directory.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // Os.cs chooses this backend only off Windows
+    internal static string PrivateDirectoryUnder(string baseDirectory)
+    {
+        const UnixFileMode OthersWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+        try
+        {
+            if (baseDirectory.Length > 0)
+            {
+                var dir = Directory.CreateDirectory(Path.Combine(baseDirectory, "forkkit"),
+                    UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                if ((dir.UnixFileMode & OthersWrite) == 0) return dir.FullName;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Fall through to a private temporary directory.
+        }
+        return Directory.CreateTempSubdirectory("forkkit-").FullName; // mode 0700, a random name
+    }
+
     public StringComparison PathComparison => StringComparison.Ordinal;
 
     public IReadOnlyList<ProcessEntry> ProcessTable() => ProcFs.Snapshot();

@@ -41,6 +41,10 @@ sealed unsafe class WindowsPlatform : IPlatform
         IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent) =>
         Start(program, CommandLine.Join(argv), CommandLine.EnvironmentBlock(extraEnvironment), childEnds, diesWithParent ? _job.Value : null);
 
+    /// <remarks>The user's profile is readable and writable by the user (and administrators) only.</remarks>
+    public string PrivateDirectory() =>
+        Directory.CreateDirectory(Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "forkkit")).FullName;
+
     public IForkServer CreateForkServer(Func<SafeFileHandle, IChild> startServer) =>
         throw new NotSupportedException("StartMethod.ForkServer is not available on Windows: Windows has no fork, so there is no warm process to copy children from (a new process always starts a program afresh). Use StartMethod.Spawn.");
 
