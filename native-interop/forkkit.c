@@ -434,10 +434,17 @@ int ForkKit_sem_wait_ms(void *sem, int timeout_ms) {
         do r = sem_wait(s); while (r == -1 && errno == EINTR);
         return r == 0 ? 1 : -1;
     }
-    /* sem_timedwait takes an absolute CLOCK_REALTIME deadline, computed once, so an EINTR
-     * restart waits only for the time that is left. */
+    /* An absolute deadline, computed once, so an EINTR restart waits only for the time that is
+     * left. On the monotonic clock where the C library has sem_clockwait (glibc 2.30): a
+     * wall-clock deadline moves when the clock is set, and a timed Acquire would wait that much
+     * longer or shorter. */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+    const clockid_t clock = CLOCK_MONOTONIC;
+#else
+    const clockid_t clock = CLOCK_REALTIME;
+#endif
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    clock_gettime(clock, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
     deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (deadline.tv_nsec >= 1000000000L) {
@@ -445,7 +452,11 @@ int ForkKit_sem_wait_ms(void *sem, int timeout_ms) {
         deadline.tv_nsec -= 1000000000L;
     }
     int r;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+    do r = sem_clockwait(s, clock, &deadline); while (r == -1 && errno == EINTR);
+#else
     do r = sem_timedwait(s, &deadline); while (r == -1 && errno == EINTR);
+#endif
     if (r == 0) return 1;
     return errno == ETIMEDOUT ? 0 : -1;
 #endif

@@ -119,7 +119,10 @@ void *ForkKit_sem_open(const char *name);
 
 /* Waits for the semaphore (decrements it), at most timeout_ms (< 0: no limit, 0: try once).
  * Returns 1 when decremented, 0 on timeout, -1 with errno. EINTR restarts with the time left.
- * Where the OS has no timed wait (macOS), this is ForkKit_sem_wait_polling_ms. */
+ * The deadline is on the monotonic clock where the C library has sem_clockwait (glibc 2.30 and
+ * later), so setting the wall clock does not stretch or cut a wait; elsewhere it is
+ * sem_timedwait's wall clock. Where the OS has no timed wait (macOS), this is
+ * ForkKit_sem_wait_polling_ms. */
 int ForkKit_sem_wait_ms(void *sem, int timeout_ms);
 
 /* The timed wait built from sem_trywait and short sleeps (1 ms doubling to 10 ms), for systems
