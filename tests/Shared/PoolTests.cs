@@ -231,6 +231,15 @@ public partial class PoolTests : ScratchFileFixture
     }
 
     [Test]
+    public void AnAsyncTargetsValuesComeBackAsCompletedTasks()
+    {
+        using var pool = new Pool(2);
+        var one = pool.Apply(PoolTargets.DoubleLater, 21);
+        Assert.That((one.IsCompletedSuccessfully, one.Result), Is.EqualTo((true, 42)));
+        Assert.That(pool.Map(PoolTargets.DoubleLater, new[] { 1, 2, 3 }).Select(t => t.Result), Is.EqualTo(new[] { 2, 4, 6 }));
+    }
+
+    [Test]
     public void StarmapUnpacksPairs()
     {
         using var pool = new Pool(2);

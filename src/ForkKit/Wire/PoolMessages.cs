@@ -243,8 +243,27 @@ static class PoolMessages
         return new ResultHead(id, error);
     }
 
-    /// <summary>Reads the values of a successful result message, binary or JSON, each as <typeparamref name="T"/>.</summary>
-    public static List<T> ReadValues<T>(byte[] frame) => IsBinary(frame) ? ReadBinaryValues<T>(frame) : ReadJsonValues<T>(frame);
+    /// <summary>
+    /// Reads the values of a successful result message, binary or JSON, each as
+    /// <typeparamref name="T"/>. For an async target (T is Task&lt;U&gt;) the worker awaited each
+    /// task and sent its U: the values are read as U and handed back as completed tasks.
+    /// </summary>
+    public static List<T> ReadValues<T>(byte[] frame) =>
+        AwaitedValues<T>.Read is { } readTasks ? readTasks(frame)
+        : IsBinary(frame) ? ReadBinaryValues<T>(frame) : ReadJsonValues<T>(frame);
+
+    /// <summary>For T = Task&lt;U&gt;: reads U values and wraps each in a completed task; null for any other T.</summary>
+    static class AwaitedValues<T>
+    {
+        public static readonly Func<byte[], List<T>>? Read =
+            typeof(T).IsGenericType && typeof(T).GetGenericTypeDefinition() == typeof(System.Threading.Tasks.Task<>)
+                ? typeof(PoolMessages).GetMethod(nameof(ReadAsCompletedTasks), BindingFlags.Static | BindingFlags.NonPublic)!
+                    .MakeGenericMethod(typeof(T).GetGenericArguments()[0]).CreateDelegate<Func<byte[], List<T>>>()
+                : null;
+    }
+
+    static List<System.Threading.Tasks.Task<U>> ReadAsCompletedTasks<U>(byte[] frame) =>
+        ReadValues<U>(frame).Select(System.Threading.Tasks.Task.FromResult).ToList();
 
     /// <remarks>Apart from the JSON reader, so a call compiles (optimized, at once) only the one its frames use.</remarks>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]

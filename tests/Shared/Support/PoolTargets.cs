@@ -17,6 +17,12 @@ static class PoolTargets
 
     public static bool Negate(bool b) => !b;
 
+    public static async Task<int> DoubleLater(int n)
+    {
+        await Task.Yield();
+        return 2 * n;
+    }
+
     public static int SlowSquare(int n, int ms)
     {
         Thread.Sleep(ms);
