@@ -34,11 +34,16 @@ static class Toolhelp
         }
     }
 
-    /// <summary>The creation time (UTC) from GetProcessTimes; the epoch when the process may not be opened.</summary>
+    /// <summary>
+    /// The creation time (UTC) from GetProcessTimes; the epoch when the process may not be
+    /// opened, or when the time is no valid FILETIME (seen under Wine for a process that was
+    /// ending while the table was read).
+    /// </summary>
     static DateTime StartTime(int pid)
     {
         using var process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, (uint)pid);
         if (process.IsInvalid) return DateTime.UnixEpoch;
-        return GetProcessTimes(process, out long created, out _, out _, out _) != 0 ? DateTime.FromFileTimeUtc(created) : DateTime.UnixEpoch;
+        if (GetProcessTimes(process, out long created, out _, out _, out _) == 0) return DateTime.UnixEpoch;
+        return created >= 0 && created <= DateTime.MaxValue.ToFileTimeUtc() ? DateTime.FromFileTimeUtc(created) : DateTime.UnixEpoch;
     }
 }
