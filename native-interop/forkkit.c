@@ -193,6 +193,16 @@ spawn_child(const char *path, char *const argv[], char *const envp[], const int 
     child_fail(err_fd, FORKKIT_STEP_EXECVE);
 }
 
+/* Marks both descriptors of a new pair close-on-exec; on failure closes both. 0, or -1 with errno. */
+static int cloexec_both(int fds[2]) {
+    if (ForkKit_set_cloexec(fds[0]) == 0 && ForkKit_set_cloexec(fds[1]) == 0) return 0;
+    int saved = errno;
+    close(fds[0]);
+    close(fds[1]);
+    errno = saved;
+    return -1;
+}
+
 /* A pipe with both ends close-on-exec. */
 static int cloexec_pipe(int fds[2]) {
 #if defined(__APPLE__)
@@ -200,14 +210,7 @@ static int cloexec_pipe(int fds[2]) {
      * in that moment copies both ends without it; a child of ForkKit_spawn still drops them at
      * execve (mark_close_on_exec_except), a child of another library may not. */
     if (pipe(fds) != 0) return -1;
-    if (ForkKit_set_cloexec(fds[0]) != 0 || ForkKit_set_cloexec(fds[1]) != 0) {
-        int saved = errno;
-        close(fds[0]);
-        close(fds[1]);
-        errno = saved;
-        return -1;
-    }
-    return 0;
+    return cloexec_both(fds);
 #else
     return pipe2(fds, O_CLOEXEC);
 #endif
@@ -544,14 +547,7 @@ int ForkKit_socketpair(int fds[2]) {
     return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
 #else
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return -1;
-    if (ForkKit_set_cloexec(fds[0]) != 0 || ForkKit_set_cloexec(fds[1]) != 0) {
-        int saved = errno;
-        close(fds[0]);
-        close(fds[1]);
-        errno = saved;
-        return -1;
-    }
-    return 0;
+    return cloexec_both(fds);
 #endif
 }
 
