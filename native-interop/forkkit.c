@@ -193,7 +193,9 @@ spawn_child(const char *path, char *const argv[], char *const envp[], const int 
     child_fail(err_fd, FORKKIT_STEP_EXECVE);
 }
 
-/* Marks both descriptors of a new pair close-on-exec; on failure closes both. 0, or -1 with errno. */
+#if defined(__APPLE__) || !defined(SOCK_CLOEXEC)
+/* Marks both descriptors of a new pair close-on-exec; on failure closes both. 0, or -1 with
+ * errno. For systems without pipe2 or SOCK_CLOEXEC, where the flag comes a moment later. */
 static int cloexec_both(int fds[2]) {
     if (ForkKit_set_cloexec(fds[0]) == 0 && ForkKit_set_cloexec(fds[1]) == 0) return 0;
     int saved = errno;
@@ -202,6 +204,7 @@ static int cloexec_both(int fds[2]) {
     errno = saved;
     return -1;
 }
+#endif
 
 /* A pipe with both ends close-on-exec. */
 static int cloexec_pipe(int fds[2]) {
