@@ -112,12 +112,19 @@ static pid_t waitpid_eintr(pid_t pid, int *status) {
     return r;
 }
 
+/* How many bytes of its (step, errno) report a failing child writes. Always the whole report;
+ * the shim's own test builds it with fewer, to prove the parent never reads a cut-short report
+ * as success. */
+#ifndef FORKKIT_CHILD_REPORT_BYTES
+#define FORKKIT_CHILD_REPORT_BYTES sizeof(int[2])
+#endif
+
 /* In the child after vfork: report (step, errno) through the close-on-exec pipe and leave
  * without running atexit handlers or flushing the parent's stdio buffers. */
 static void __attribute__((noreturn)) child_fail(int err_fd, int step) {
     int report[2] = {step, errno};
     ssize_t ignored;
-    do ignored = write(err_fd, report, sizeof report); while (ignored == -1 && errno == EINTR);
+    do ignored = write(err_fd, report, FORKKIT_CHILD_REPORT_BYTES); while (ignored == -1 && errno == EINTR);
     (void)ignored;
     _exit(127);
 }
@@ -153,12 +160,23 @@ static void __attribute__((noinline, noreturn))
 spawn_child(const char *path, char *const argv[], char *const envp[], const int *fd_map,
             int fd_map_pairs, int err_fd, const sigset_t *old_mask) {
     reset_signal_handlers();
+    /* A controlled start: the new program can wait for children of its own. */
+    signal(SIGCHLD, SIG_DFL);
 
     /* The highest target number: a source at or below it may be overwritten by an earlier
      * dup2, so it is first moved above it. */
     int max_target = 2;
     for (int i = 0; i < fd_map_pairs; i++)
         if (fd_map[2 * i + 1] > max_target) max_target = fd_map[2 * i + 1];
+
+    /* The exec-error pipe is new, so it has the lowest free numbers, which may be targets (3,
+     * 4, ...): a dup2 onto it would close it, and a failed exec would then read as success.
+     * It moves above every target first. */
+    if (err_fd <= max_target) {
+        int moved_err = fcntl(err_fd, F_DUPFD_CLOEXEC, max_target + 1);
+        if (moved_err < 0) child_fail(err_fd, FORKKIT_STEP_DUP2);
+        err_fd = moved_err;
+    }
 
     int moved[FORKKIT_MAX_FD_MAP];
     for (int i = 0; i < fd_map_pairs; i++) {
@@ -259,15 +277,22 @@ int ForkKit_spawn(const char *path, char *const argv[], char *const envp[],
      * a failed child wrote its (step, errno) before _exit(127). */
     int report[2];
     int got = read_full(err_pipe[0], report, sizeof report);
+    int read_errno = errno;
     close(err_pipe[0]);
+    if (got == 0) return pid;
+    /* Anything but end-of-file at once means the child did not exec: a whole report says
+     * why; a cut-short one, or a failed read, cannot, and is never taken for success. */
+    int status;
+    waitpid_eintr(pid, &status); /* reap the failed child: nothing is left behind (ECHILD when
+                                    SIGCHLD is ignored: the kernel has reaped it) */
     if (got == (int)sizeof report) {
-        int status;
-        waitpid_eintr(pid, &status); /* reap the failed child: nothing is left behind */
         *failed_step = report[0];
         errno = report[1];
-        return -1;
+    } else {
+        *failed_step = FORKKIT_STEP_REPORT;
+        errno = got < 0 ? read_errno : EIO;
     }
-    return pid;
+    return -1;
 }
 
 int ForkKit_fork(void) {

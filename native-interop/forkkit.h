@@ -26,7 +26,8 @@ enum ForkKit_SpawnStep {
     FORKKIT_STEP_FORK = 2,      /* vfork(), in the parent */
     FORKKIT_STEP_DUP2 = 3,      /* dup2()/fcntl() while mapping descriptors, in the child */
     FORKKIT_STEP_DEVNULL = 4,   /* open("/dev/null") for the child's stdin */
-    FORKKIT_STEP_EXECVE = 5     /* execve() itself */
+    FORKKIT_STEP_EXECVE = 5,    /* execve() itself */
+    FORKKIT_STEP_REPORT = 6     /* the child's failure report came cut short (errno EIO) */
 };
 
 /*
@@ -36,7 +37,10 @@ enum ForkKit_SpawnStep {
  * fd_map holds fd_map_pairs pairs (source, target): the child gets source at number target,
  * without close-on-exec. Every other descriptor above 2 keeps its own close-on-exec flag, so
  * only descriptors the caller created without O_CLOEXEC leak; ForkKit creates none.
- * The child's stdin is /dev/null; stdout and stderr are inherited.
+ * The child's stdin is /dev/null; stdout and stderr are inherited. SIGCHLD goes back to its
+ * default action in the child (an inherited "ignore" would keep it from ever reading an exit
+ * status of its own children); every other ignored signal stays ignored, every caught one goes
+ * back to its default.
  *
  * Returns:
  *   1) the child's pid, once the child has called execve successfully;

@@ -150,6 +150,7 @@ static unsafe class Shim
         Dup2 = 3,
         DevNull = 4,
         Execve = 5,
+        Report = 6,
     }
 
     /// <summary>The C call that a failed step made, for error messages.</summary>
@@ -160,6 +161,7 @@ static unsafe class Shim
         SpawnStep.Dup2 => "dup2",
         SpawnStep.DevNull => "open(\"/dev/null\")",
         SpawnStep.Execve => "execve",
+        SpawnStep.Report => "read(exec-error pipe)",
         _ => "spawn",
     };
 
