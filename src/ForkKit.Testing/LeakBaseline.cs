@@ -44,11 +44,19 @@ static class OpenDescriptors
             {
                 continue; // closed while listing (the enumeration's own descriptor, for one)
             }
-            if (target is null || IsRuntimeOwn(target) || Path.GetFileName(path) == Launching.ForkServerLauncher.ServerSocket?.ToString()) continue;
+            if (target is null || IsRuntimeOwn(target) || IsKitOwn(Path.GetFileName(path))) continue;
             lines.Add($"{Path.GetFileName(path)} -> {target}");
         }
         return lines;
     }
+
+    /// <summary>
+    /// Descriptors ForkKit keeps for the life of the process once it has made them: its end of
+    /// the fork server's socket, and its parent watch, the pipe whose closing tells the children
+    /// that must not outlive it that it has ended.
+    /// </summary>
+    static bool IsKitOwn(string fd) =>
+        fd == Launching.ForkServerLauncher.ServerSocket?.ToString() || Unix.ChildLinks.ParentWatchDescriptors.Any(own => own.ToString() == fd);
 
     /// <summary>
     /// Descriptors the .NET runtime opens on its own as code runs: the assembly files it maps

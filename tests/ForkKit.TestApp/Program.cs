@@ -188,8 +188,74 @@ switch (args.FirstOrDefault())
         }
         return 0;
     }
+    case "sigchld-ignored":
+    {
+        // Run with SIGCHLD ignored (inherited through exec): the kernel, or the runtime, reaps
+        // every child, so no exit status can be read with waitpid. Each line is one behaviour.
+        var method = args.Length > 1 ? Enum.Parse<StartMethod>(args[1]) : StartMethod.Spawn;
+        foreach (var (what, target, arg) in new (string, Delegate, object)[]
+        {
+            ("returns", new Action<int>(Scenarios.Sleep), 0),
+            ("throws", new Action<string>(Scenarios.Throw), "on purpose"),
+            ("exits 5", method == StartMethod.Spawn ? new Action<int>(Scenarios.EnvironmentExit) : new Action<int>(Scenarios.ExitWith), 5),
+        })
+        {
+            using var p = new Process(target, arg) { StartMethod = method };
+            p.Start();
+            p.Join(TimeSpan.FromSeconds(30));
+            Console.WriteLine($"{what}: alive {p.IsAlive} exit {p.ExitCode}");
+        }
+        using (var p = new Process(Scenarios.KillSelf, 0) { StartMethod = method })
+        {
+            p.Start();
+            p.Join(TimeSpan.FromSeconds(30));
+            Console.WriteLine($"killed itself: alive {p.IsAlive} exit {p.ExitCode}");
+        }
+        using (var p = new Process(Scenarios.Sleep, 60_000) { StartMethod = method })
+        {
+            p.Start();
+            p.Terminate();
+            p.Join(TimeSpan.FromSeconds(30));
+            Console.WriteLine($"terminated: alive {p.IsAlive} exit {p.ExitCode}");
+        }
+        using (var lk = new ForkKit.Lock())
+        using (var p = new Process(Scenarios.HoldLock, lk) { StartMethod = method })
+        {
+            lk.Acquire();
+            p.Start();
+            lk.Release();
+            p.Join(TimeSpan.FromSeconds(30));
+            Console.WriteLine($"lock: exit {p.ExitCode}");
+        }
+        using (var pool = new Pool(2, maxTasksPerChild: 2, startMethod: method))
+        {
+            var squares = pool.Map(Scenarios.Square, Enumerable.Range(0, 20));
+            Console.WriteLine($"pool: sum {squares.Sum()}");
+            pool.Close();
+            pool.Join();
+        }
+        Console.WriteLine($"left: {Scenarios.LeftBehind()}");
+        return 0;
+    }
+    case "parent-death":
+    {
+        // Starts a daemon child, a non-daemon child and a pool whose two workers are busy, prints
+        // their pids, and waits to be killed: the test kills this parent with SIGKILL, or
+        // interrupts its process group as Ctrl-C in a terminal does.
+        var method = Enum.Parse<StartMethod>(args[1]);
+        var daemon = new Process(Scenarios.Sleep, 60_000) { Daemon = true, StartMethod = method };
+        daemon.Start();
+        var nonDaemon = new Process(Scenarios.Sleep, 60_000) { StartMethod = method };
+        nonDaemon.Start();
+        var pool = new Pool(2, startMethod: method);
+        var busy = Enumerable.Range(0, 2).Select(_ => pool.ApplyAsync(Scenarios.SleepAndReturn, 60_000)).ToList();
+        Console.WriteLine($"daemon {daemon.Pid} non-daemon {nonDaemon.Pid} workers {string.Join(",", pool.WorkerPids)} server {ForkKit.Launching.ForkServerLauncher.ServerPid ?? 0}");
+        Console.Out.Flush();
+        Thread.Sleep(120_000);
+        return 1;
+    }
     default:
-        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE | lock-exit | lock-throw | lock-sleep | fork-safety | fork | fork-threaded | fork-process | fork-many N [METHOD] | forkserver | forkserver-fault");
+        Console.Error.WriteLine("usage: ForkKit.TestApp hello | daemon | non-daemon MS MARKER-FILE | lock-exit | lock-throw | lock-sleep | fork-safety | fork | fork-threaded | fork-process | fork-many N [METHOD] | forkserver | forkserver-fault | sigchld-ignored [METHOD] | parent-death METHOD");
         return 2;
 }
 
@@ -235,6 +301,25 @@ static class Scenarios
         left.AddRange(ForkKit.Launching.ForkServerLauncher.ServersChildren());
         return $"{left.Count} children, {left.Count(e => e.State == ForkKit.Diagnostics.ProcessState.Zombie)} zombies";
     }
+
+    public static void EnvironmentExit(int code) => Environment.Exit(code);
+
+    public static void HoldLock(ForkKit.Lock lk)
+    {
+        lk.Acquire();
+        lk.Release();
+    }
+
+    public static int Square(int x) => x * x;
+
+    public static int SleepAndReturn(int ms)
+    {
+        Thread.Sleep(ms);
+        return ms;
+    }
+
+    /// <summary>Dies of SIGKILL, which no one in this program sent.</summary>
+    public static void KillSelf(int unused) => ForkKit.Unix.Syscalls.Kill(Environment.ProcessId, ForkKit.Unix.Syscalls.SIGKILL);
 
     /// <summary>Not called before the fork: the child compiles it.</summary>
     public static int Sum(List<int> values) => values.Sum();

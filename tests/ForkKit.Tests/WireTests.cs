@@ -276,7 +276,9 @@ public class ForkStatusTests
     public void ARequestCarriesItsRoleAndStartMessageAndRefusesWhatIsNoRequest()
     {
         var request = ForkServerMessages.Request(WorkerRole.Pool, [1, 2, 3]);
-        Assert.That(ForkServerMessages.ReadRequestHeader(request), Is.EqualTo((WorkerRole.Pool, 3)));
+        Assert.That(ForkServerMessages.ReadRequestHeader(request), Is.EqualTo((WorkerRole.Pool, 3, false)));
+        Assert.That(ForkServerMessages.ReadRequestHeader(ForkServerMessages.Request(WorkerRole.Process, [1], diesWithParent: true)),
+            Is.EqualTo((WorkerRole.Process, 1, true)));
         Assert.That(request[ForkServerMessages.RequestHeaderBytes..], Is.EqualTo(new byte[] { 1, 2, 3 }));
         Assert.Throws<InvalidDataException>(() => ForkServerMessages.ReadRequestHeader(ForkServerMessages.Request(WorkerRole.ForkServer, [1])));
         var huge = ForkServerMessages.Request(WorkerRole.Process, [1]);

@@ -40,13 +40,14 @@ sealed class ForkServerLauncher : ILauncher
         var server = s_server.Value;
         var message = spec.StartMessage();
         return WorkerPipes.Launch(spec.Role, startMessage: null, childEnds =>
-            server.Start(new ForkRequest(spec.Name, spec.Role, message, childEnds)));
+            server.Start(new ForkRequest(spec.Name, spec.Role, message, childEnds, spec.DiesWithParent)));
     }
 
     /// <summary>
     /// Starts the server program: the worker host in its ForkServer role, with the fork-safe
     /// settings added to this process's environment and <paramref name="socket"/> as its wire.
-    /// It ends when this process closes its end of the socket, however this process ends.
+    /// It ends when this process closes its end of the socket, however this process ends, and
+    /// kills first the children that must not outlive this process.
     /// </summary>
     static IChild StartServer(SafeFileHandle socket)
     {
@@ -55,6 +56,8 @@ sealed class ForkServerLauncher : ILauncher
         var environment = new Dictionary<string, string>(command.ExtraEnvironment);
         foreach (var (key, value) in Unix.ForkSafety.Settings) environment[key] = value;
         var argv = command.Arguments("ForkServer", WorkerRole.ForkServer, os.ChildEndNames([socket]));
-        return os.StartProgram(command.HostPath, argv, environment, [socket], diesWithParent: true);
+        // Not "dies with parent": the server starts no thread to watch for that; its socket's
+        // end-of-file tells it the same.
+        return os.StartProgram(command.HostPath, argv, environment, [socket], diesWithParent: false);
     }
 }

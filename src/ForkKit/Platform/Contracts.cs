@@ -135,7 +135,7 @@ interface IForkServer
 /// worker would read from its first pipe) and the pipe ends it gets (a pool worker's task read
 /// end and result write end; none for a Process child).
 /// </summary>
-sealed record ForkRequest(string Name, Wire.WorkerRole Role, byte[] StartMessage, IReadOnlyList<SafeFileHandle> ChildEnds);
+sealed record ForkRequest(string Name, Wire.WorkerRole Role, byte[] StartMessage, IReadOnlyList<SafeFileHandle> ChildEnds, bool DiesWithParent = false);
 
 /// <summary>
 /// A named counting semaphore of the OS (POSIX sem_open; Windows CreateSemaphoreW). Waits and

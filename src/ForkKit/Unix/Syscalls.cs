@@ -101,6 +101,7 @@ public static class Syscalls
         {
             // The runtime caches the pid on first read; the child must not report its parent's.
             s_processIdCache?.SetValue(null, 0);
+            ChildLinks.LeaveInForkedChild();
             return 0;
         }
         if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"fork() = {pid}; child: goes on running managed code");
@@ -118,6 +119,7 @@ public static class Syscalls
         Marshal.Prelink(typeof(Tmds.Linux.LibC).GetMethod(nameof(_exit))!);
         Marshal.Prelink(typeof(Tmds.Linux.LibC).GetMethod(nameof(close))!);
         System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(typeof(Syscalls).GetMethod(nameof(Exit))!.MethodHandle);
+        System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(typeof(ChildLinks).GetMethod(nameof(ChildLinks.LeaveInForkedChild))!.MethodHandle);
     }
 
     /// <summary>Environment.ProcessId's cache (a private field of the runtime); null if a runtime names it otherwise.</summary>

@@ -164,7 +164,14 @@ sealed class ResourceTracker
             pid = UnixPlatform.Spawn(program, [$"forkkit: resource tracker (parent {Environment.ProcessId})", "3"], UnixPlatform.CurrentEnvironment(), [pipe.Read]);
         // The tracker forks once and its first copy exits at once: reap that copy here. The
         // tracker itself runs on detached, adopted by init, so it is nobody's unreaped child.
-        Syscalls.WaitPid(pid);
+        try
+        {
+            Syscalls.WaitPid(pid);
+        }
+        catch (SyscallException e) when (e.Errno == Tmds.Linux.LibC.ECHILD)
+        {
+            // SIGCHLD is ignored: the kernel has reaped it already.
+        }
         _pipe = new FileStream(pipe.Write, FileAccess.Write, bufferSize: 0);
     }
 

@@ -22,15 +22,35 @@ sealed class UnixPlatform : IPlatform
         Enumerable.Range(FirstChildFd, childEnds.Count).Select(fd => fd.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
 
     /// <remarks>
-    /// <paramref name="diesWithParent"/> needs nothing here: a pool worker exits on end-of-file of
-    /// its task pipe, and daemon children are terminated by Process's exit hook.
+    /// Beside <paramref name="childEnds"/> the child gets the write end of its exit report and,
+    /// with <paramref name="diesWithParent"/>, the read end of this process's parent watch
+    /// (<see cref="ChildLinks"/>), at the next descriptor numbers, named in its environment.
     /// </remarks>
     public IChild StartProgram(string program, IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> extraEnvironment,
         IReadOnlyList<SafeFileHandle> childEnds, bool diesWithParent)
     {
         var environment = CurrentEnvironment();
         foreach (var (key, value) in extraEnvironment) environment.Add($"{key}={value}");
-        return new UnixChild(Spawn(program, argv, environment, childEnds));
+        var report = Pipe.Create();
+        var ends = new List<SafeFileHandle>(childEnds) { report.Write };
+        environment.Add($"{ChildLinks.ExitReportVariable}={FirstChildFd + ends.Count - 1}");
+        if (diesWithParent)
+        {
+            ends.Add(ChildLinks.ParentWatchReadEnd);
+            environment.Add($"{ChildLinks.ParentWatchVariable}={FirstChildFd + ends.Count - 1}");
+        }
+        int pid;
+        try
+        {
+            pid = Spawn(program, argv, environment, ends);
+        }
+        catch
+        {
+            report.Dispose();
+            throw;
+        }
+        report.Write.Dispose(); // the child's now: end-of-file once it has exited
+        return new UnixChild(pid, report.Read);
     }
 
     /// <remarks>
@@ -46,7 +66,17 @@ sealed class UnixPlatform : IPlatform
             throw new NotSupportedException(
                 "StartMethod.Fork is not available in this process: a forked .NET runtime runs managed code safely only when it " +
                 $"started with {ForkSafety.SettingsText} (docs/design.md, facts 1 and 1b). Start the program with them, or use StartMethod.Spawn.");
-        int pid = Syscalls.Fork();
+        var report = Pipe.Create();
+        int pid;
+        try
+        {
+            pid = Syscalls.Fork();
+        }
+        catch
+        {
+            report.Dispose();
+            throw;
+        }
         if (pid == 0)
         {
             int code = 1;
@@ -56,10 +86,12 @@ sealed class UnixPlatform : IPlatform
             }
             finally
             {
+                ChildLinks.WriteCode((int)report.Write.DangerousGetHandle(), code);
                 Syscalls.Exit(code);
             }
         }
-        return new UnixChild(pid);
+        report.Write.Dispose();
+        return new UnixChild(pid, report.Read);
     }
 
     public IForkServer CreateForkServer(Func<SafeFileHandle, IChild> startServer) => new ForkServerClient(startServer);
@@ -211,16 +243,29 @@ sealed class UnixPlatform : IPlatform
 
 /// <summary>
 /// A child started by this process: reaped with waitpid, waited for through a pidfd (readable
-/// once the child has exited) so that a timed wait needs neither a thread nor a polling loop.
+/// once the child has exited) so that a timed wait needs neither a thread nor a polling loop,
+/// and signalled through it, so that a signal never reaches a later process with the same pid.
 /// </summary>
+/// <remarks>
+/// Where SIGCHLD is ignored the child is reaped by the kernel (or the runtime) the moment it
+/// ends, and waitpid says ECHILD. The exit code is then the one the child wrote to its exit
+/// report (<see cref="ChildLinks"/>): exact for a target that returns, throws or calls
+/// Environment.Exit(n). A child that wrote none was killed by a signal, which cannot be known
+/// then: the code is minus the signal this process sent it, if it sent one (Terminate, Kill),
+/// else 255, as for a fork server child whose server died.
+/// </remarks>
 sealed class UnixChild : ChildBase
 {
     readonly SafeFileHandle? _pidfd;
+    readonly SafeFileHandle? _report;
+    int _signalSent;
 
-    public UnixChild(int pid) : base(pid)
+    public UnixChild(int pid, SafeFileHandle? exitReport = null) : base(pid)
     {
+        _report = exitReport;
         // The pid cannot be reused before we reap it, so opening the pidfd after the fork
-        // is race-free.
+        // is race-free. (Where SIGCHLD is ignored, it is not reaped before it ends; ForkKit's
+        // children run far longer than the moment between the fork and this call.)
         int fd = Shim.PidfdOpen(pid);
         if (fd >= 0) _pidfd = new SafeFileHandle((IntPtr)fd, ownsHandle: true);
     }
@@ -246,10 +291,22 @@ sealed class UnixChild : ChildBase
 
     protected override int? TryReap()
     {
-        var status = Syscalls.WaitPid(Pid, noHang: true);
-        if (status is WaitStatus.StillRunning) return null;
+        int? code;
+        try
+        {
+            var status = Syscalls.WaitPid(Pid, noHang: true);
+            if (status is WaitStatus.StillRunning) return null;
+            code = status.ToExitCode();
+        }
+        catch (SyscallException e) when (e.Errno == Tmds.Linux.LibC.ECHILD)
+        {
+            // Reaped already, by the kernel or the runtime: SIGCHLD is ignored.
+            code = (_report is null ? null : ChildLinks.ReadReport(_report))
+                ?? (_signalSent != 0 ? -_signalSent : Wire.ForkStatus.Unknown);
+        }
         _pidfd?.Dispose();
-        return status.ToExitCode();
+        _report?.Dispose();
+        return code;
     }
 
     protected override void WaitForExit(long ms)
@@ -290,15 +347,43 @@ sealed class UnixChild : ChildBase
 
     protected override void Signal(bool force)
     {
+        int signal = force ? Syscalls.SIGKILL : Syscalls.SIGTERM;
+        _signalSent = signal;
+        var pidfd = _pidfd;
+        bool added = false;
         try
         {
-            Syscalls.Kill(Pid, force ? Syscalls.SIGKILL : Syscalls.SIGTERM);
+            pidfd?.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            return; // reaped meanwhile
+        }
+        try
+        {
+            if (added)
+            {
+                if (Diagnostics.OsTrace.Enabled) Diagnostics.OsTrace.Write($"pidfd_send_signal(pidfd of {Pid}, {Syscalls.SignalName(signal)})");
+                if (Shim.PidfdSendSignal((int)pidfd!.DangerousGetHandle(), signal) == 0) return;
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == Tmds.Linux.LibC.ESRCH) return; // it has exited: a zombie waiting for Poll, or reaped by the kernel
+                if (errno != Tmds.Linux.LibC.ENOSYS) throw new SyscallException($"pidfd_send_signal(pidfd of {Pid}, {signal})", errno);
+            }
+            Syscalls.Kill(Pid, signal);
         }
         catch (SyscallException e) when (e.Errno == Tmds.Linux.LibC.ESRCH)
         {
             // Don't throw if the process has exited: it is a zombie waiting for Poll.
         }
+        finally
+        {
+            if (added) pidfd!.DangerousRelease();
+        }
     }
 
-    public override void Dispose() => _pidfd?.Dispose();
+    public override void Dispose()
+    {
+        _pidfd?.Dispose();
+        _report?.Dispose();
+    }
 }

@@ -9,7 +9,8 @@ namespace ForkKit.Wire;
 /// each forked child's status pipe tells the parent, in order, that the child runs, the code it
 /// is about to exit with, and how it really ended once the server has reaped it.
 /// <code>
-/// request  = int32 role, int32 length, start message (WorkerStart JSON)   + status write end [, task read end, result write end]
+/// request  = int32 role | flags, int32 length, start message (WorkerStart JSON)   + status write end [, task read end, result write end]
+///            flags: 0x100 the child dies with the parent (a daemon Process, a pool worker)
 /// reply    = int32 pid (0 on failure), int32 errno, int32 length, UTF-8 error text   + pidfd of the child, where the OS has them
 /// status   = 'R'                  the child runs (written by the child, before its target)
 ///            'E' int32 code       the code the child exits with (written by the child, just before _exit)
@@ -25,26 +26,30 @@ static class ForkServerMessages
 
     public const byte Running = (byte)'R', Exiting = (byte)'E', Ended = (byte)'X';
 
-    public static byte[] Request(WorkerRole role, byte[] startMessage)
+    /// <summary>The flag of a request whose child must not outlive the parent.</summary>
+    const int DiesWithParentFlag = 0x100;
+
+    public static byte[] Request(WorkerRole role, byte[] startMessage, bool diesWithParent = false)
     {
         var bytes = new byte[RequestHeaderBytes + startMessage.Length];
-        BinaryPrimitives.WriteInt32LittleEndian(bytes, (int)role);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes, (int)role | (diesWithParent ? DiesWithParentFlag : 0));
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), startMessage.Length);
         startMessage.CopyTo(bytes, RequestHeaderBytes);
         return bytes;
     }
 
-    /// <summary>The role and the length of the start message that follows the header.</summary>
+    /// <summary>The role, the length of the start message that follows the header, and whether the child dies with the parent.</summary>
     /// <exception cref="InvalidDataException">Not a request this server understands.</exception>
-    public static (WorkerRole Role, int Length) ReadRequestHeader(ReadOnlySpan<byte> header)
+    public static (WorkerRole Role, int Length, bool DiesWithParent) ReadRequestHeader(ReadOnlySpan<byte> header)
     {
-        var role = (WorkerRole)BinaryPrimitives.ReadInt32LittleEndian(header);
+        int word = BinaryPrimitives.ReadInt32LittleEndian(header);
+        var role = (WorkerRole)(word & ~DiesWithParentFlag);
         int length = BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
         if (role is not (WorkerRole.Process or WorkerRole.Pool))
-            throw new InvalidDataException($"fork server request: role {(int)role} is neither a Process nor a Pool worker");
+            throw new InvalidDataException($"fork server request: role {word} is neither a Process nor a Pool worker");
         if (length <= 0 || length > Frames.MaxFrameBytes)
             throw new InvalidDataException($"fork server request: a start message of {length} bytes (the limit is {Frames.MaxFrameBytes})");
-        return (role, length);
+        return (role, length, (word & DiesWithParentFlag) != 0);
     }
 
     public static byte[] Reply(int pid, int errno, string? error)

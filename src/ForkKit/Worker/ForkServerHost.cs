@@ -37,8 +37,8 @@ static class ForkServerHost
         return server.Serve();
     }
 
-    /// <summary>A child of the server: its pid, its pidfd (-1 without pidfd support), the write end of its status pipe.</summary>
-    sealed record Served(int Pid, int Pidfd, int Status);
+    /// <summary>A child of the server: its pid, its pidfd (-1 without pidfd support), the write end of its status pipe, whether it dies with the parent.</summary>
+    sealed record Served(int Pid, int Pidfd, int Status, bool DiesWithParent);
 
     /// <summary>
     /// The spare: a child forked ahead of need, waiting on its socket for a request to become
@@ -48,7 +48,7 @@ static class ForkServerHost
     sealed record Spare(int Pid, int Pidfd, int Socket, long Generation);
 
     /// <summary>A request as received: the role, the start message, the descriptors that came with it.</summary>
-    sealed record Request(WorkerRole Role, byte[] StartMessage, WorkerStart Start, List<int> Fds);
+    sealed record Request(WorkerRole Role, byte[] StartMessage, WorkerStart Start, List<int> Fds, bool DiesWithParent);
 
     /// <summary>The comm of the server's spare child, which is part of the server, not a child of the parent's.</summary>
     public const string SpareName = "ForkSpare";
@@ -87,10 +87,45 @@ static class ForkServerHost
                 ReapEnded();
                 if (readable[0])
                 {
-                    if (!ServeOne()) return 0; // the parent closed the socket: it has ended
+                    if (!ServeOne())
+                    {
+                        // The parent closed the socket: it has ended. Had it ended normally, its
+                        // exit hooks would have ended these children first.
+                        EndChildrenThatDieWithParent();
+                        // At once: the runtime's own shutdown would add about a second, which
+                        // every program that used the server would wait for at its exit.
+                        ChildLinks.ExitNow(0);
+                        return 0;
+                    }
                     if (_spare is null) MakeSpare(); // after the reply: the parent is not kept waiting for it
                 }
             }
+        }
+
+        /// <summary>
+        /// Kills and reaps the children that must not outlive the parent (daemon Processes, pool
+        /// workers: Python's daemonic children), when the parent has ended without ending them.
+        /// The others run on, as a non-daemon child of a killed Python parent does.
+        /// </summary>
+        void EndChildrenThatDieWithParent()
+        {
+            foreach (var c in _children)
+            {
+                if (!c.DiesWithParent) continue;
+                if (c.Pidfd < 0 || Shim.PidfdSendSignal(c.Pidfd, Syscalls.SIGKILL) != 0)
+                {
+                    try
+                    {
+                        Syscalls.Kill(c.Pid, Syscalls.SIGKILL);
+                    }
+                    catch (SyscallException)
+                    {
+                        // ESRCH: it has ended already
+                    }
+                }
+            }
+            foreach (var c in _children)
+                if (c.DiesWithParent) Syscalls.WaitPid(c.Pid);
         }
 
         /// <summary>Reaps every child that has ended and tells its parent how; a spare that died is reaped and forgotten.</summary>
@@ -147,7 +182,7 @@ static class ForkServerHost
             var (prepared, compiledAt) = Prepare(request.Start, request.Role);
             if (_spare is { } spare)
             {
-                if (compiledAt <= spare.Generation && Assign(spare, request)) return Started(spare.Pid, spare.Pidfd, request.Fds);
+                if (compiledAt <= spare.Generation && Assign(spare, request)) return Started(spare.Pid, spare.Pidfd, request);
                 if (compiledAt != long.MaxValue) Retire(spare); // forked before this target was compiled: a new one will have it
             }
 
@@ -166,13 +201,14 @@ static class ForkServerHost
                 LeaveTheServersDescriptors(keep: -1);
                 RunChild(request.Start, request.Role, prepared, request.Fds); // never returns
             }
-            return Started(pid, Shim.PidfdOpen(pid), request.Fds);
+            return Started(pid, Shim.PidfdOpen(pid), request);
         }
 
         /// <summary>Records the child, keeps its status pipe, lets go of its other ends, replies with its pid and pidfd.</summary>
-        bool Started(int pid, int pidfd, List<int> fds)
+        bool Started(int pid, int pidfd, Request request)
         {
-            _children.Add(new Served(pid, pidfd, fds[0]));
+            var fds = request.Fds;
+            _children.Add(new Served(pid, pidfd, fds[0], request.DiesWithParent));
             for (int i = 1; i < fds.Count; i++) Close(fds[i]); // the child has its pipe ends now
             return TryReply(pid, 0, null, pidfd);
         }
@@ -185,13 +221,13 @@ static class ForkServerHost
             {
                 Span<byte> header = stackalloc byte[ForkServerMessages.RequestHeaderBytes];
                 if (!FdChannel.Receive(socket, header, fds)) return null;
-                var (role, length) = ForkServerMessages.ReadRequestHeader(header);
+                var (role, length, diesWithParent) = ForkServerMessages.ReadRequestHeader(header);
                 var startMessage = new byte[length];
                 if (!FdChannel.Receive(socket, startMessage, fds)) return null;
                 int wanted = role == WorkerRole.Pool ? 3 : 1;
                 if (fds.Count != wanted)
                     throw new InvalidDataException($"fork server request: {fds.Count} descriptor(s) came with a {role} request, which needs {wanted}");
-                return new Request(role, startMessage, WorkerStart.Parse(startMessage), fds);
+                return new Request(role, startMessage, WorkerStart.Parse(startMessage), fds, diesWithParent);
             }
             catch (Exception e) when (e is InvalidDataException or SyscallException or System.Text.Json.JsonException)
             {
@@ -304,7 +340,7 @@ static class ForkServerHost
             try
             {
                 if (!FdChannel.Receive(spareSocket, header, fds)) Syscalls.Exit(0); // the server ended
-                (role, int length) = ForkServerMessages.ReadRequestHeader(header);
+                (role, int length, _) = ForkServerMessages.ReadRequestHeader(header);
                 var startMessage = new byte[length];
                 if (!FdChannel.Receive(spareSocket, startMessage, fds)) Syscalls.Exit(0);
                 start = WorkerStart.Parse(startMessage);

@@ -21,6 +21,9 @@ public static class WorkerHost
             return 2;
         }
 
+        // The exit report and the parent watch (Unix; docs/design.md, "When the parent ends").
+        // The fork server starts no thread: it ends when its socket closes.
+        Unix.ChildLinks.TakeOver(watchParent: command.Role != WorkerRole.ForkServer);
         CurrentProcess.Name = command.Name;
         // Linux comm for ps; argv[0] already carries the long title.
         Os.Current.SetProcessName(command.Name);
