@@ -77,7 +77,10 @@ sealed unsafe class LockCore
     /// <summary>This process's instances, by name: a lock decoded again reuses the mapping.</summary>
     static readonly Dictionary<string, LockCore> s_open = new(StringComparer.Ordinal);
 
-    /// <summary>Tests set this to act at a named point of the protocol ("recovered": a dead holder's word was just freed).</summary>
+    /// <summary>
+    /// Tests set this to act at a named point of the protocol: "judged-dead" (a waiter found the
+    /// holder dead and is about to free its word), "recovered" (it has just freed it).
+    /// </summary>
     internal static Action<string>? InterleavingHook;
 
     readonly SharedMemory _memory;
@@ -179,7 +182,7 @@ sealed unsafe class LockCore
     static int PidOf(long identity) => (int)(identity & 0xFFFFFFFF);
 
     /// <summary>True when the process <paramref name="identity"/> names is gone, a zombie, or was followed by another with its pid.</summary>
-    static bool HasEnded(long identity)
+    internal static bool HasEnded(long identity)
     {
         int pid = PidOf(identity);
         uint tag = (uint)((ulong)identity >> 32);
@@ -217,6 +220,9 @@ sealed unsafe class LockCore
             return n;
         }
     }
+
+    /// <summary>The owner word as it is now (0: free).</summary>
+    internal long OwnerWord => Volatile.Read(ref _state->Owner);
 
     /// <summary>The wake-up semaphore's value (null where the OS cannot tell).</summary>
     internal int? PendingWakeUps => _wake.Value;
@@ -298,6 +304,7 @@ sealed unsafe class LockCore
     /// <summary>Frees a lock whose holder has died and throws; only the waiter whose swap succeeds throws.</summary>
     void RecoverFrom(long deadHolder, int ownSlot)
     {
+        InterleavingHook?.Invoke("judged-dead");
         if (Interlocked.CompareExchange(ref _state->Owner, 0, deadHolder) != deadHolder) return;
         InterleavingHook?.Invoke("recovered");
         WakeOne(ownSlot >= 0 ? 1L << ownSlot : 0, released: false);
