@@ -38,11 +38,11 @@ public sealed class Lock : IDisposable
     /// re-entrant: a second Acquire by the holder waits (or returns false) like any other.
     /// </summary>
     /// <exception cref="AbandonedLockException">The holder died holding it; the lock is free again.</exception>
-    public bool Acquire(bool block = true, TimeSpan? timeout = null) => _lease.Core.Acquire(block, timeout, recursive: false);
+    public bool Acquire(bool block = true, TimeSpan? timeout = null) => _lease.Acquire(block, timeout, recursive: false);
 
     /// <summary>Releases the lock. Any thread or process may release it, as in Python.</summary>
     /// <exception cref="InvalidOperationException">The lock is not held ("released too many times").</exception>
-    public void Release() => _lease.Core.Release(recursive: false);
+    public void Release() => _lease.Release(recursive: false);
 
     /// <summary>Acquires and returns a handle whose Dispose releases: <c>using (lk.Hold()) { ... }</c>.</summary>
     public IDisposable Hold()

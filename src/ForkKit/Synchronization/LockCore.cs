@@ -50,9 +50,11 @@ namespace ForkKit.Synchronization;
 /// next. Nothing is written after that swap. Python's multiprocessing.Lock blocks for ever here
 /// (CPython gh-88304).</para>
 /// <para><b>One mapping per name.</b> Every Lock or RLock object holds a reference to the
-/// instance for its name (<see cref="LockLease"/>), and so does every call in progress; the
-/// mapping and the semaphore handle are closed when the last reference goes. A process that
-/// decodes the same lock in many tasks (a pool worker) reuses one mapping.</para>
+/// instance for its name (<see cref="LockLease"/>); the mapping and the semaphore handle are
+/// closed when the last reference goes. A process that decodes the same lock in many tasks (a
+/// pool worker) reuses one mapping. As with any .NET object, disposing one Lock object while
+/// another thread still calls it is not allowed; disposing one copy while others are in use
+/// is.</para>
 /// </remarks>
 sealed unsafe class LockCore
 {
@@ -86,7 +88,7 @@ sealed unsafe class LockCore
     readonly SharedMemory _memory;
     readonly KernelSemaphore _wake;
     readonly State* _state;
-    int _references = 1;   // leases + calls in progress + one while this process holds an RLock
+    int _references = 1;   // leases + one while this process holds an RLock
     long _holderThread;    // RLock: pid << 32 | managed thread id of the thread holding it here; 0: none
     int _depth;            // RLock: how often that thread has acquired it
     long _lastSweep;       // Environment.TickCount64 of the last look for dead waiters
@@ -169,13 +171,22 @@ sealed unsafe class LockCore
         _memory.Dispose();
     }
 
-    /// <summary>Takes a reference for the length of one call, so that a lease given back meanwhile (Dispose on another thread, the finalizer) cannot unmap the memory under it.</summary>
-    void Enter()
+    /// <summary>This process's identity, the value its owner word takes; computed again in a forked child, whose pid differs.</summary>
+    static long OwnIdentity
     {
-        if (!TryAddReference()) throw new ObjectDisposedException($"lock {Name}");
+        get
+        {
+            var own = s_own;
+            int pid = Environment.ProcessId;
+            if (own?.Pid == pid) return own.Word;
+            s_own = own = new(pid, (uint)pid | ((long)StartTag.Of(Os.Current.OwnStartTicks) << 32));
+            return own.Word;
+        }
     }
 
-    static long OwnIdentity => (uint)Environment.ProcessId | ((long)StartTag.Of(Os.Current.OwnStartTicks) << 32);
+    sealed record Identity(int Pid, long Word);
+
+    static Identity? s_own; // replaced whole, so a reader never pairs one process's pid with another's word
 
     static long ThisThread => ((long)Environment.ProcessId << 32) | (uint)Environment.CurrentManagedThreadId;
 
@@ -193,21 +204,7 @@ sealed unsafe class LockCore
     }
 
     /// <summary>The pid of the holder's process, or null when the lock is free.</summary>
-    public int? HolderPid
-    {
-        get
-        {
-            Enter();
-            try
-            {
-                return Volatile.Read(ref _state->Owner) is var o && o != 0 ? PidOf(o) : null;
-            }
-            finally
-            {
-                DropReference();
-            }
-        }
-    }
+    public int? HolderPid => Volatile.Read(ref _state->Owner) is var o && o != 0 ? PidOf(o) : null;
 
     /// <summary>How many waiter slots are claimed (waiters, and dead waiters not yet swept).</summary>
     internal int WaiterCount
@@ -236,19 +233,6 @@ sealed unsafe class LockCore
     /// </summary>
     /// <exception cref="AbandonedLockException">The holder died holding it; the lock is free again.</exception>
     public bool Acquire(bool block, TimeSpan? timeout, bool recursive)
-    {
-        Enter();
-        try
-        {
-            return AcquireEntered(block, timeout, recursive);
-        }
-        finally
-        {
-            DropReference();
-        }
-    }
-
-    bool AcquireEntered(bool block, TimeSpan? timeout, bool recursive)
     {
         long me = OwnIdentity;
         if (recursive && HeldByThisThread(me))
@@ -294,7 +278,7 @@ sealed unsafe class LockCore
         if (recursive)
         {
             // Only this thread touches these until it frees the word again.
-            TryAddReference(); // succeeds: the call in progress holds one
+            TryAddReference(); // succeeds: the caller's lease holds one
             _depth = 1;
             Volatile.Write(ref _holderThread, ThisThread);
         }
@@ -314,17 +298,9 @@ sealed unsafe class LockCore
     /// <summary>Releases; an RLock only by its holder, and only fully after as many releases as acquires.</summary>
     public void Release(bool recursive)
     {
-        Enter();
-        try
-        {
-            if (recursive) ReleaseHeld();
-            else ReleaseAny();
-            WakeOne(0, released: true);
-        }
-        finally
-        {
-            DropReference();
-        }
+        if (recursive) ReleaseHeld();
+        else ReleaseAny();
+        WakeOne(0, released: true);
     }
 
     void ReleaseHeld()
@@ -428,18 +404,28 @@ sealed class LockLease : IDisposable
 
     public LockCore Core => Volatile.Read(ref _ended) == 0 ? _core : throw new ObjectDisposedException($"lock {_core.Name}");
 
+    // Each call keeps this lease reachable until the core returns (GC.KeepAlive): otherwise the
+    // JIT may let the Lock and its lease be collected while the call still runs, and the
+    // finalizer would unmap the memory under it.
+
+    public bool Acquire(bool block, TimeSpan? timeout, bool recursive)
+    {
+        bool taken = Core.Acquire(block, timeout, recursive);
+        GC.KeepAlive(this);
+        return taken;
+    }
+
+    public void Release(bool recursive)
+    {
+        Core.Release(recursive);
+        GC.KeepAlive(this);
+    }
+
     /// <summary>"&lt;Lock NAME held by pid N&gt;", "... free&gt;" or "... closed&gt;".</summary>
     public string Describe(string kind)
     {
-        string state;
-        try
-        {
-            state = Core.HolderPid is { } pid ? $"held by pid {pid}" : "free";
-        }
-        catch (ObjectDisposedException)
-        {
-            state = "closed";
-        }
+        string state = Volatile.Read(ref _ended) != 0 ? "closed" : _core.HolderPid is { } pid ? $"held by pid {pid}" : "free";
+        GC.KeepAlive(this);
         return $"<{kind} {Name} {state}>";
     }
 

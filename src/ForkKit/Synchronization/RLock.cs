@@ -24,11 +24,11 @@ public sealed class RLock : IDisposable
 
     /// <summary>Acquires, or re-enters when this thread already holds it. See <see cref="Lock.Acquire"/>.</summary>
     /// <exception cref="AbandonedLockException">The holder died holding it; the lock is free again.</exception>
-    public bool Acquire(bool block = true, TimeSpan? timeout = null) => _lease.Core.Acquire(block, timeout, recursive: true);
+    public bool Acquire(bool block = true, TimeSpan? timeout = null) => _lease.Acquire(block, timeout, recursive: true);
 
     /// <summary>Releases one level; the lock is free after as many releases as acquires.</summary>
     /// <exception cref="InvalidOperationException">This thread does not hold it.</exception>
-    public void Release() => _lease.Core.Release(recursive: true);
+    public void Release() => _lease.Release(recursive: true);
 
     /// <summary>Acquires and returns a handle whose Dispose releases one level.</summary>
     public IDisposable Hold()
