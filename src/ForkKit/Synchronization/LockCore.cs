@@ -140,14 +140,17 @@ sealed unsafe class LockCore
             if (s_open.TryGetValue(name, out var open) && open.TryAddReference()) return open;
             var kernel = Os.Kernel;
             var memory = kernel.OpenSharedMemory(name, StateSize);
+            KernelSemaphore? wake = null;
             try
             {
-                var core = new LockCore(name, memory, kernel.OpenSemaphore(name), created: false);
+                wake = kernel.OpenSemaphore(name);
+                var core = new LockCore(name, memory, wake, created: false);
                 s_open[name] = core;
                 return core;
             }
             catch
             {
+                wake?.Dispose();
                 memory.Dispose();
                 throw;
             }
