@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.IO.MemoryMappedFiles;
 using System.Text.RegularExpressions;
 using ForkKit.Diagnostics;
 using ForkKit.Tests.Support;
@@ -41,6 +42,61 @@ public partial class LockTests
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(name + "\0");
         fixed (byte* p = bytes) return Shim.SemOpen(p);
+    }
+
+    // ---- the owner word, from outside ----
+
+    [Test]
+    public void AnOwnerWordWithALivePidButAnotherStartTimeIsAReusedPidAndIsRecovered()
+    {
+        using var lk = new Lock();
+        using var live = new Process(LockTargets.AcquireAndSleep, lk, Scratch);
+        live.Start();
+        try
+        {
+            Assert.That(Wait.Until(() => File.Exists(Scratch)), Is.True, "the child never took the lock");
+            long word = lk.Core.OwnerWord;
+            uint tag = (uint)((ulong)word >> 32);
+            Assert.That((int)(word & 0xFFFFFFFF), Is.EqualTo(live.Pid));
+            Assume.That(tag, Is.Not.Zero, "the child's start time could not be read");
+            Assert.That(Synchronization.LockCore.HasEnded(word), Is.False, "the live holder, judged from the word it wrote");
+            Assert.That(lk.Acquire(block: false), Is.False);
+
+            // What an earlier process with the same pid would have left had it died holding
+            // the lock: the pid, another start time. Written through a mapping of our own.
+            long earlier = (word & 0xFFFFFFFF) | ((long)(tag == 1 ? 2u : 1u) << 32);
+            using (var file = MemoryMappedFile.CreateFromFile($"/dev/shm/{lk.Name}", FileMode.Open, null, 0, MemoryMappedFileAccess.ReadWrite))
+            using (var view = file.CreateViewAccessor())
+                view.Write(0, earlier);
+            var e = Assert.Throws<AbandonedLockException>(() => lk.Acquire(block: false))!;
+            Assert.That(e.OwnerPid, Is.EqualTo(live.Pid));
+            Assert.That(lk.Acquire(block: false), Is.True, "free again after the recovery");
+            lk.Release();
+        }
+        finally
+        {
+            live.Kill();
+            live.Join();
+        }
+    }
+
+    // ---- one mapping per lock in a pool worker ----
+
+    static int LockMappings(int pid) =>
+        File.ReadLines($"/proc/{pid}/maps").Count(line => line.Contains("/dev/shm/") && line.Contains(NamedSemaphores.Prefix));
+
+    [Test]
+    public void APoolWorkerGivenTheSameLockIn3000TasksKeepsOneMapping()
+    {
+        using var lk = new Lock();
+        using var pool = new Pool(1);
+        int worker = pool.Apply(LockTargets.TakeAndRelease, lk);
+        int before = LockMappings(worker);
+        Assert.That(before, Is.GreaterThanOrEqualTo(1), "the worker maps the lock");
+        for (int i = 0; i < 3000; i++)
+            Assert.That(pool.Apply(LockTargets.TakeAndRelease, lk), Is.EqualTo(worker), "one worker throughout");
+        int after = LockMappings(worker);
+        Assert.That(after - before, Is.LessThan(10), $"mappings of the lock in the worker: {before} before, {after} after 3000 tasks");
     }
 
     // ---- names ----

@@ -205,7 +205,8 @@ public partial class LockTests : ScratchFileFixture
                 try { lk.Acquire(); return (Exception?)null; }
                 catch (Exception e) { return e; }
             });
-            Thread.Sleep(300); // the waiter is asleep on the semaphore by now, or about to be
+            // Counted in the waiter table: it sleeps on the semaphore now, or is about to.
+            Assert.That(Wait.Until(() => lk.Core.WaiterCount == 1), Is.True, "the waiter never got as far as sleeping");
             Assert.That(waiter.IsCompleted, Is.False, "the holder is alive: the waiter waits");
             holder.Kill();
             var killed = Stopwatch.StartNew();
@@ -233,6 +234,184 @@ public partial class LockTests : ScratchFileFixture
         Assert.That(e.OwnerPid, Is.EqualTo(holder.Pid));
         Assert.That(lk.Acquire(true, TimeSpan.FromSeconds(1)), Is.True);
         lk.Release();
+    }
+
+    // ---- races with a recovery, and a waiter that dies ----
+
+    [Test]
+    public void ARecoveryWritesNothingAfterFreeingTheWordSoTheNextRLockHoldersCountSurvives()
+    {
+        using var rl = new RLock();
+        using var dead = new Process(LockTargets.AcquireRLockAndReturn, rl);
+        dead.Start();
+        dead.Join();
+        using var next = new OwnThread();
+        Synchronization.LockCore.InterleavingHook = point =>
+        {
+            // Between the recovering waiter's swap and its throw, another thread takes the lock twice.
+            if (point == "recovered") next.Run(() => rl.Acquire() && rl.Acquire());
+        };
+        try
+        {
+            Assert.Throws<AbandonedLockException>(() => rl.Acquire(true, TimeSpan.FromSeconds(10)));
+        }
+        finally
+        {
+            Synchronization.LockCore.InterleavingHook = null;
+        }
+        next.Run(() => { rl.Release(); return true; });
+        Assert.That(rl.Acquire(block: false), Is.False, "still held after one of two releases");
+        next.Run(() => { rl.Release(); return true; });
+        Assert.That(rl.Acquire(block: false), Is.True, "free after the second");
+        rl.Release();
+    }
+
+    [Test]
+    public void AWordThatChangedHandsBetweenTheVerdictAndTheSwapIsLeftToItsLiveHolder()
+    {
+        using var lk = new Lock();
+        using var dead = new Process(LockTargets.AcquireAndReturn, lk);
+        dead.Start();
+        dead.Join();
+        using var live = new Process(LockTargets.AcquireAndSleep, lk, Scratch);
+        Exception? otherWaiter = null;
+        int once = 0;
+        Synchronization.LockCore.InterleavingHook = point =>
+        {
+            if (point != "judged-dead" || Interlocked.Exchange(ref once, 1) != 0) return;
+            // This waiter has judged the dead holder's word; before it swaps, another waiter
+            // frees that word and a live process takes the lock.
+            otherWaiter = OtherThread(() => Assert.Throws<AbandonedLockException>(() => lk.Acquire(block: false)));
+            live.Start();
+            Assert.That(Wait.Until(() => File.Exists(Scratch)), Is.True, "the live holder never took the lock");
+        };
+        try
+        {
+            Assert.That(lk.Acquire(block: false), Is.False, "the lock is the live holder's now");
+            Assert.That(otherWaiter, Is.TypeOf<AbandonedLockException>().With.Property("OwnerPid").EqualTo(dead.Pid));
+            Assert.That(lk.Core.HolderPid, Is.EqualTo(live.Pid));
+        }
+        finally
+        {
+            Synchronization.LockCore.InterleavingHook = null;
+            if (live.Pid is not null)
+            {
+                live.Kill();
+                live.Join();
+            }
+        }
+    }
+
+    [Test]
+    public void AWaiterKilledWhileItWaitsIsSweptAndTheSemaphoreStaysBounded()
+    {
+        using var lk = new Lock();
+        lk.Acquire();
+        using var waiter = new Process(LockTargets.AcquireAndSleep, lk, Scratch);
+        waiter.Start();
+        try
+        {
+            Assert.That(Wait.Until(() => lk.Core.WaiterCount == 1), Is.True, "the child never waited");
+            waiter.Kill();
+            waiter.Join();
+            Assert.That(lk.Core.WaiterCount, Is.EqualTo(1), "the dead waiter's slot is still claimed");
+            for (int i = 0; i < 50; i++)
+            {
+                lk.Release();
+                Assert.That(lk.Acquire(true, TimeSpan.FromSeconds(5)), Is.True, $"round {i}");
+            }
+            lk.Release();
+            Assert.That(Wait.Until(() =>
+            {
+                // A release sweeps dead waiters at most once per slice.
+                lk.Acquire();
+                lk.Release();
+                return lk.Core.WaiterCount == 0;
+            }, seconds: 5), Is.True, "the dead waiter was never swept");
+            Assert.That(lk.Core.PendingWakeUps, Is.LessThanOrEqualTo(1), "51 releases, at most one wake-up left over");
+            Assert.That(File.Exists(Scratch), Is.False, "the killed child never held the lock");
+
+            // And a new waiter is still woken by a release.
+            lk.Acquire();
+            var next = Task.Run(() => lk.Acquire(true, TimeSpan.FromSeconds(30)));
+            Assert.That(Wait.Until(() => lk.Core.WaiterCount == 1), Is.True);
+            lk.Release();
+            Assert.That(next.Wait(TimeSpan.FromSeconds(30)) && next.Result, Is.True);
+            lk.Release();
+            Assert.That(lk.Core.WaiterCount, Is.EqualTo(0));
+        }
+        finally
+        {
+            waiter.Kill();
+            waiter.Join();
+        }
+    }
+
+    // ---- one mapping per lock and process ----
+
+    [Test]
+    public void CopiesOfALockOpenedInOneProcessShareItsStateAndOneCopysDisposeLeavesTheOthersWorking()
+    {
+        using var lk = new Lock();
+        var a = Lock.Open(lk.Name);
+        var b = Lock.Open(lk.Name);
+        Assert.That(a.Core, Is.SameAs(lk.Core));
+        Assert.That(b.Core, Is.SameAs(lk.Core));
+        a.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => a.Acquire());
+        Assert.That(a.ToString(), Is.EqualTo($"<Lock {lk.Name} closed>"));
+        Assert.That(b.Acquire(block: false), Is.True);
+        Assert.That(lk.Acquire(block: false), Is.False, "one lock");
+        b.Release();
+        b.Dispose();
+        Assert.That(lk.Acquire(block: false), Is.True, "the creator's copy still works");
+        lk.Release();
+    }
+
+    [Test]
+    public void AnRLockOpenedAgainWhileHeldHereReentersWithTheSameCount()
+    {
+        using var rl = new RLock();
+        rl.Acquire();
+        using (var copy = RLock.Open(rl.Name))
+        {
+            Assert.That(copy.Acquire(block: false), Is.True, "the holding thread re-enters through the copy");
+            copy.Release();
+        }
+        Assert.That(OtherThread(() => rl.Acquire(block: false)), Is.False, "still held once");
+        rl.Release();
+        Assert.That(OtherThread(() => { bool got = rl.Acquire(block: false); if (got) rl.Release(); return got; }), Is.True);
+    }
+
+    /// <summary>A thread that runs what it is given, one thing at a time: an RLock is released by the thread that took it.</summary>
+    sealed class OwnThread : IDisposable
+    {
+        readonly System.Collections.Concurrent.BlockingCollection<Action> _work = [];
+        readonly Thread _thread;
+
+        public OwnThread()
+        {
+            _thread = new Thread(() => { foreach (var work in _work.GetConsumingEnumerable()) work(); }) { IsBackground = true };
+            _thread.Start();
+        }
+
+        public T Run<T>(Func<T> f)
+        {
+            var done = new TaskCompletionSource<T>();
+            _work.Add(() =>
+            {
+                try { done.SetResult(f()); }
+                catch (Exception e) { done.SetException(e); }
+            });
+            Assert.That(done.Task.Wait(TimeSpan.FromSeconds(30)), Is.True, "the thread did not finish within 30 s");
+            return done.Task.Result;
+        }
+
+        public void Dispose()
+        {
+            _work.CompleteAdding();
+            _thread.Join(TimeSpan.FromSeconds(30));
+        }
     }
 
     // ---- names ----

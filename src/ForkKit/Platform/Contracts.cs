@@ -102,12 +102,30 @@ interface IPlatform
 
     /// <summary>
     /// True when process <paramref name="pid"/> has ended (gone, or a zombie), or its pid now
-    /// belongs to a process started at another time than <paramref name="startTicks"/> (0: unknown).
+    /// belongs to a process whose <see cref="StartTag"/> is not <paramref name="startTag"/>
+    /// (0: unknown, not compared). False for this process's own pid: the caller compares its
+    /// own tag.
     /// </summary>
-    bool HasEnded(int pid, long startTicks);
+    bool HasEnded(int pid, uint startTag);
 
     /// <summary>When this process started, in the OS's units (0 where unknown): with the pid, it tells a process from a later one that got the same pid.</summary>
     long OwnStartTicks { get; }
+}
+
+/// <summary>A process's start time folded into 32 bits, to travel with its pid in one 64-bit word.</summary>
+static class StartTag
+{
+    /// <summary>
+    /// 0 for an unknown start (0 ticks), else never 0. Two starts may share a tag; then a later
+    /// process with a dead one's pid looks like it, never the other way round: a live process
+    /// always has the tag its start gives.
+    /// </summary>
+    public static uint Of(long startTicks)
+    {
+        if (startTicks == 0) return 0;
+        uint tag = (uint)startTicks ^ (uint)((ulong)startTicks >> 32);
+        return tag != 0 ? tag : 1;
+    }
 }
 
 /// <summary>

@@ -13,18 +13,24 @@ namespace ForkKit;
 /// <c>using Lock = ForkKit.Lock;</c>.</remarks>
 public sealed class Lock : IDisposable
 {
-    readonly LockCore _core;
+    readonly LockLease _lease;
 
     /// <summary>Creates a new lock (O_CREAT|O_EXCL, mode 0600, a fresh name).</summary>
-    public Lock() : this(LockCore.Create()) { }
+    public Lock() : this(new LockLease(LockCore.Create(), created: true)) { }
 
-    Lock(LockCore core) => _core = core;
+    Lock(LockLease lease) => _lease = lease;
 
-    /// <summary>Opens the lock another process created, by its name (how a child receives one).</summary>
-    internal static Lock Open(string name) => new(LockCore.Open(name));
+    /// <summary>
+    /// Opens the lock another process created, by its name (how a child receives one). Every
+    /// copy of one lock in a process shares one mapping.
+    /// </summary>
+    internal static Lock Open(string name) => new(new LockLease(LockCore.Open(name), created: false));
 
     /// <summary>The OS-level name, e.g. "forkkit-4242-1a2b3c4d5e6f" (/dev/shm/sem.forkkit-4242-1a2b3c4d5e6f).</summary>
-    public string Name => _core.Name;
+    public string Name => _lease.Name;
+
+    /// <summary>The shared state behind this object (tests read its waiter count).</summary>
+    internal LockCore Core => _lease.Core;
 
     /// <summary>
     /// Acquires the lock. Blocking: waits, at most <paramref name="timeout"/> when given (a
@@ -32,11 +38,11 @@ public sealed class Lock : IDisposable
     /// re-entrant: a second Acquire by the holder waits (or returns false) like any other.
     /// </summary>
     /// <exception cref="AbandonedLockException">The holder died holding it; the lock is free again.</exception>
-    public bool Acquire(bool block = true, TimeSpan? timeout = null) => _core.Acquire(block, timeout, recursive: false);
+    public bool Acquire(bool block = true, TimeSpan? timeout = null) => _lease.Acquire(block, timeout, recursive: false);
 
     /// <summary>Releases the lock. Any thread or process may release it, as in Python.</summary>
     /// <exception cref="InvalidOperationException">The lock is not held ("released too many times").</exception>
-    public void Release() => _core.Release(recursive: false);
+    public void Release() => _lease.Release(recursive: false);
 
     /// <summary>Acquires and returns a handle whose Dispose releases: <c>using (lk.Hold()) { ... }</c>.</summary>
     public IDisposable Hold()
@@ -45,10 +51,10 @@ public sealed class Lock : IDisposable
         return new Releaser(Release);
     }
 
-    /// <summary>Closes this process's handles; the creator also removes the names.</summary>
-    public void Dispose() => _core.Dispose();
+    /// <summary>Closes this object's hold on the kernel objects (the last one in a process unmaps them); the creator also removes the names.</summary>
+    public void Dispose() => _lease.Dispose();
 
-    public override string ToString() => $"<Lock {Name} {(_core.HolderPid is { } pid ? $"held by pid {pid}" : "free")}>";
+    public override string ToString() => _lease.Describe("Lock");
 }
 
 /// <summary>The IDisposable that Hold() returns: releases once.</summary>

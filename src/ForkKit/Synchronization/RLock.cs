@@ -9,24 +9,26 @@ namespace ForkKit;
 /// </summary>
 public sealed class RLock : IDisposable
 {
-    readonly LockCore _core;
+    readonly LockLease _lease;
 
-    public RLock() : this(LockCore.Create()) { }
+    public RLock() : this(new LockLease(LockCore.Create(), created: true)) { }
 
-    RLock(LockCore core) => _core = core;
+    RLock(LockLease lease) => _lease = lease;
 
-    internal static RLock Open(string name) => new(LockCore.Open(name));
+    internal static RLock Open(string name) => new(new LockLease(LockCore.Open(name), created: false));
 
     /// <summary>The OS-level name.</summary>
-    public string Name => _core.Name;
+    public string Name => _lease.Name;
+
+    internal LockCore Core => _lease.Core;
 
     /// <summary>Acquires, or re-enters when this thread already holds it. See <see cref="Lock.Acquire"/>.</summary>
     /// <exception cref="AbandonedLockException">The holder died holding it; the lock is free again.</exception>
-    public bool Acquire(bool block = true, TimeSpan? timeout = null) => _core.Acquire(block, timeout, recursive: true);
+    public bool Acquire(bool block = true, TimeSpan? timeout = null) => _lease.Acquire(block, timeout, recursive: true);
 
     /// <summary>Releases one level; the lock is free after as many releases as acquires.</summary>
     /// <exception cref="InvalidOperationException">This thread does not hold it.</exception>
-    public void Release() => _core.Release(recursive: true);
+    public void Release() => _lease.Release(recursive: true);
 
     /// <summary>Acquires and returns a handle whose Dispose releases one level.</summary>
     public IDisposable Hold()
@@ -35,7 +37,7 @@ public sealed class RLock : IDisposable
         return new Releaser(Release);
     }
 
-    public void Dispose() => _core.Dispose();
+    public void Dispose() => _lease.Dispose();
 
-    public override string ToString() => $"<RLock {Name} {(_core.HolderPid is { } pid ? $"held by pid {pid}" : "free")}>";
+    public override string ToString() => _lease.Describe("RLock");
 }

@@ -148,12 +148,12 @@ sealed class UnixPlatform : IPlatform
 
     public ProcessEntry? FindProcess(int pid) => ProcFs.Find(pid);
 
-    public bool HasEnded(int pid, long startTicks)
+    public bool HasEnded(int pid, uint startTag)
     {
         if (pid == Environment.ProcessId) return false;
         var entry = ProcFs.Find(pid);
         if (entry is null || entry.State is ProcessState.Zombie or ProcessState.Dead) return true;
-        return startTicks != 0 && ProcFs.StartTicks(pid) is { } now && now != startTicks;
+        return startTag != 0 && ProcFs.StartTicks(pid) is { } now && StartTag.Of(now) != startTag;
     }
 
     /// <remarks>Read again in a forked child, which would otherwise keep its parent's.</remarks>

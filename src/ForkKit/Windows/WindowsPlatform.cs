@@ -79,7 +79,7 @@ sealed unsafe class WindowsPlatform : IPlatform
     /// kept alive by a handle, a parent's for one), or it was created at another time than the
     /// holder, so the pid was given to a new process.
     /// </summary>
-    public bool HasEnded(int pid, long startTicks)
+    public bool HasEnded(int pid, uint startTag)
     {
         if (pid == Environment.ProcessId) return false;
         using var process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE, 0, (uint)pid);
@@ -91,7 +91,7 @@ sealed unsafe class WindowsPlatform : IPlatform
             return error == WindowsApiException.ERROR_INVALID_PARAMETER;
         }
         if (WaitForSingleObject(process, 0) == WAIT_OBJECT_0) return true;
-        return startTicks != 0 && CreationTime(process) is { } now && now != startTicks;
+        return startTag != 0 && CreationTime(process) is { } now && StartTag.Of(now) != startTag;
     }
 
     /// <summary>This process's creation time (FILETIME, 100 ns since 1601 UTC).</summary>

@@ -31,6 +31,15 @@ static class LockTargets
         Thread.Sleep(60_000);
     }
 
+    /// <summary>Acquires the RLock and returns without releasing it: the child exits 0 holding it.</summary>
+    public static void AcquireRLockAndReturn(RLock rl) => rl.Acquire();
+
+    /// <summary>Takes the lock, releases it, and says in which process it ran.</summary>
+    public static int TakeAndRelease(Lock lk)
+    {
+        using (lk.Hold()) return Environment.ProcessId;
+    }
+
     public static bool TryLock(Lock lk) => lk.Acquire(block: false);
 
     public static int TakePermit(Semaphore sem) => sem.Acquire(block: false) ? 1 : 0;
