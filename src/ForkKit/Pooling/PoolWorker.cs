@@ -55,6 +55,9 @@ sealed class PoolWorker
     /// <summary>It answered out of turn and is being stopped: nothing more it sends is believed.</summary>
     public bool Misbehaved { get; private set; }
 
+    /// <summary>Set under the pool's lock once its exit has been handled: a worker that ended before the pool added it stays out.</summary>
+    public bool Ended { get; set; }
+
     /// <summary>
     /// Starts the worker with <paramref name="launcher"/>, which delivers its start message; the
     /// writer and reader threads start at once. <paramref name="onGarbage"/> is told when the

@@ -25,8 +25,10 @@ namespace ForkKit.Pooling;
 /// <para><b>When a worker dies.</b> Its oldest task in flight, if its frame was written whole,
 /// may have run: it fails with <see cref="WorkerLostException"/>. The others never started, as
 /// the worker takes tasks in order: they go back to the head of the queue, in their order, and
-/// run on other workers. A replacement starts while the pool still needs workers. Unlike
-/// Python's pool nothing waits for ever (CPython gh-66587).</para>
+/// run on other workers. A replacement starts while the pool still needs workers, outside the
+/// lock (a start waits for a process: a fork server's child reports running, a spawn execs),
+/// so that submitting, other workers' answers and Terminate go on meanwhile. Unlike Python's
+/// pool nothing waits for ever (CPython gh-66587).</para>
 /// </remarks>
 sealed class WorkerSet
 {
@@ -61,6 +63,7 @@ sealed class WorkerSet
     readonly ResultHandler _results;
     State _state = State.Running;
     Exception? _broken;
+    int _starting; // replacements being started outside the lock
 
     /// <summary>
     /// Starts <paramref name="count"/> workers with <paramref name="launcher"/>; each runs the
@@ -163,6 +166,8 @@ sealed class WorkerSet
             _state = State.Terminated;
             abandoned = _queue.ToList();
             _queue.Clear();
+            // A replacement on its way joins the list (stopped at once) within the start's deadline.
+            while (_starting > 0) Monitor.Wait(_gate);
             workers = _workers.ToList();
         }
         var stopped = new InvalidOperationException("the pool was terminated before the task finished");
@@ -230,11 +235,13 @@ sealed class WorkerSet
         if (_maxTasksPerChild is { } max && worker.Handed >= max) worker.Retire();
     }
 
-    void StartWorker()
+    void StartWorker() => _workers.Add(LaunchWorker());
+
+    PoolWorker LaunchWorker()
     {
         var name = $"PoolWorker-{Interlocked.Increment(ref s_workerCounter)}";
         var start = WorkerStart.Write(name, _initializer, _startArgs);
-        _workers.Add(PoolWorker.Start(name, _launcher, start, OnResult, OnWorkerExit, OnGarbage));
+        return PoolWorker.Start(name, _launcher, start, OnResult, OnWorkerExit, OnGarbage);
     }
 
     /// <summary>Once closed with nothing queued, every worker is told to exit after the tasks it has (end of its task pipe).</summary>
@@ -246,7 +253,7 @@ sealed class WorkerSet
 
     void CheckAllWorkersGone()
     {
-        if (_state != State.Running && _workers.Count == 0) _allWorkersGone.Set();
+        if (_state != State.Running && _workers.Count == 0 && _starting == 0) _allWorkersGone.Set();
     }
 
     void FailQueued(Exception error)
@@ -341,8 +348,10 @@ sealed class WorkerSet
     void OnWorkerExit(PoolWorker worker)
     {
         int? code = worker.Reap();
+        bool replace = false;
         lock (_gate)
         {
+            worker.Ended = true;
             _workers.Remove(worker);
             var inFlight = worker.TakeInFlight();
             if (_state == State.Terminated)
@@ -372,20 +381,54 @@ sealed class WorkerSet
             }
             else if (needed)
             {
-                try
-                {
-                    StartWorker();
-                }
-                catch (Exception e)
-                {
-                    _broken = new InvalidOperationException($"the pool could not replace {worker.Name}: {e.Message}", e);
-                    FailQueued(_broken);
-                }
+                _starting++;
+                replace = true;
             }
             Dispatch();
             RetireWorkersWhenDrained();
             CheckAllWorkersGone();
         }
+        if (replace) StartReplacement(worker.Name);
+    }
+
+    /// <summary>
+    /// Starts a worker in place of <paramref name="replaced"/>, outside the lock, and adds it to
+    /// the pool: stopped at once if the pool was terminated meanwhile, left out if it died
+    /// before it could be added (its own exit was handled then). A start that fails breaks the
+    /// pool: the queued tasks fail saying why.
+    /// </summary>
+    void StartReplacement(string replaced)
+    {
+        PoolWorker? fresh = null;
+        Exception? failure = null;
+        try
+        {
+            fresh = LaunchWorker();
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        bool stop = false;
+        lock (_gate)
+        {
+            _starting--;
+            if (fresh is null)
+            {
+                _broken ??= new InvalidOperationException($"the pool could not replace {replaced}: {failure!.Message}", failure);
+                FailQueued(_broken);
+            }
+            else if (!fresh.Ended)
+            {
+                _workers.Add(fresh);
+                stop = _state == State.Terminated;
+            }
+            Dispatch();
+            RetireWorkersWhenDrained();
+            CheckAllWorkersGone();
+            Monitor.PulseAll(_gate);
+        }
+        if (stop) fresh!.Stop(force: true);
     }
 
     /// <summary>In a child forked by StartMethod.Fork: the parent's pools are not this process's to terminate.</summary>
