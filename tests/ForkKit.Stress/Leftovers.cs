@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using ForkKit.Launching;
 using ForkKit.Testing;
 
 namespace ForkKit.Stress;
@@ -53,32 +52,11 @@ sealed class Before
     }
 
     /// <summary>
-    /// The descriptors in /proc/self/fd, less those the leak check also leaves out: the fork
-    /// server's socket (it lives as long as this process) and what the runtime opens on its own
-    /// as code runs (the assemblies it maps, its double-mapped code heap).
+    /// The descriptors in /proc/self/fd as the leak check lists them: less the fork server's
+    /// socket and what the runtime opens on its own as code runs (the assemblies it maps, its
+    /// double-mapped code heap).
     /// </summary>
-    static int CountDescriptors()
-    {
-        string? socket = ForkServerLauncher.ServerSocket?.ToString(CultureInfo.InvariantCulture);
-        int count = 0;
-        foreach (var path in Directory.EnumerateFiles("/proc/self/fd"))
-        {
-            string? target;
-            try
-            {
-                target = new FileInfo(path).LinkTarget;
-            }
-            catch (IOException)
-            {
-                continue; // closed while listing: the enumeration's own descriptor
-            }
-            if (target is null || Path.GetFileName(path) == socket
-                || target.EndsWith(".dll", StringComparison.Ordinal) || target.StartsWith("/memfd:doublemapper", StringComparison.Ordinal))
-                continue;
-            count++;
-        }
-        return count;
-    }
+    static int CountDescriptors() => OpenDescriptors.List().Count;
 
     /// <summary>Every name in /dev/shm with "forkkit" in it: sem.forkkit-PID-X (a semaphore), forkkit-PID-X (a Lock's shared word).</summary>
     static IEnumerable<string> ShmNames() =>

@@ -206,7 +206,7 @@ static class Scenarios
 
         killer.Start();
         applier.Start();
-        const int MapItems = 2_000;
+        const int MapItems = 500;
         int mapsOk = 0, mapsLost = 0;
         var expected = Enumerable.Range(0, MapItems).Select(Twice).ToList();
         while (!killerDone.IsSet)
