@@ -1,5 +1,6 @@
 # ForkKit: `make` builds everything, `make demo` runs the main demo, `make test` runs every test,
-# `make test-windows` runs the Windows tests under Wine, `make bench` and `make bench-micro` benchmark.
+# `make test-windows` runs the Windows tests under Wine, `make bench` and `make bench-micro` benchmark,
+# `make stress` runs the load test.
 CONFIG ?= Release
 DOTNET ?= dotnet
 CLI := src/ForkKit.Cli/bin/$(CONFIG)/net10.0/ForkKit.Cli.dll
@@ -40,6 +41,19 @@ bench-micro: prerequisites
 	cd bench/ForkKit.MicroBench && $(DOTNET) bin/$(CONFIG)/net10.0/ForkKit.MicroBench.dll \
 		--filter '*' --job short --join --artifacts bin/BenchmarkDotNet.Artifacts $(BENCH_MICRO_ARGS) </dev/null
 
+# The load test (tests/ForkKit.Stress): 2,000 Spawn and 10,000 ForkServer start/join cycles, a
+# Pool(64) running 100,000 tasks, 100 processes terminated right after Start, 8 processes x 10,000
+# acquisitions of one Lock, 1,000 SIGKILLs to pool workers under load; after each, what the parent
+# kept (descriptors, children, zombies, /dev/shm names, resident set). One line per scenario; fails
+# on any loss. STRESS_SCALE multiplies every count (`make test` runs it at 0.02); STRESS_ARGS names
+# scenarios to run alone, e.g. STRESS_ARGS="pool kill". The children's stderr (stack traces of the
+# children that throw on purpose) goes to tests/ForkKit.Stress/bin/stress-stderr.log.
+STRESS_SCALE ?= 1
+STRESS_LOG := tests/ForkKit.Stress/bin/stress-stderr.log
+stress: build
+	@STRESS_SCALE=$(STRESS_SCALE) $(DOTNET) tests/ForkKit.Stress/bin/$(CONFIG)/net10.0/ForkKit.Stress.dll $(STRESS_ARGS) 2>$(STRESS_LOG) </dev/null \
+		|| { echo "stress: failed; the last lines of its stderr ($(STRESS_LOG)):"; tail -n 30 $(STRESS_LOG); exit 1; }
+
 # What a fresh Debian 12 with the .NET SDK lacks: a C compiler for the shim, python3 for the
 # reference benchmarks. Installed only when missing (needs root or sudo).
 prerequisites:
@@ -49,4 +63,4 @@ clean:
 	$(MAKE) -C native-interop clean
 	$(DOTNET) clean ForkKit.sln -c $(CONFIG) --nologo -v quiet
 
-.PHONY: all build demo test test-windows bench bench-micro prerequisites clean
+.PHONY: all build demo test test-windows bench bench-micro stress prerequisites clean

@@ -214,56 +214,22 @@ static class Program
         return 0;
     }
 
-    static void Throw(string why) => throw new InvalidOperationException(why);
-
-    static void AllocateAndCollect(int count)
-    {
-        var keep = new List<byte[]>();
-        for (int i = 0; i < count; i++) keep.Add(new byte[1024]);
-        GC.Collect();
-    }
-
-    static void UseThreadPool(int tasks) => Task.WaitAll(Enumerable.Range(0, tasks).Select(i => Task.Run(() => i * i)).ToArray());
-
     /// <summary>
-    /// N ForkServer children, a fifth each that return, throw, allocate and collect, use the
-    /// thread pool, or are terminated; prints how many ended as expected, with another code, or
-    /// hung (not ended within 30 s), and what is left behind.
+    /// N ForkServer children of <see cref="ChildMix"/>, a fifth each that return, throw, allocate
+    /// and collect, use the thread pool, or are terminated; prints how many ended as expected,
+    /// with another code, or hung (not ended within 30 s), and what is left behind.
     /// </summary>
     static int ForkServerMany(int n)
     {
-        int ok = 0, wrong = 0, hung = 0;
         var clock = Stopwatch.StartNew();
-        var stderr = Console.Error;
-        for (int i = 0; i < n; i++)
-        {
-            (Delegate target, object arg, int expected) = (i % 5) switch
-            {
-                0 => ((Delegate)new Action<int>(Sleep), (object)0, 0),
-                1 => (new Action<string>(Throw), "on purpose", 1),
-                2 => (new Action<int>(AllocateAndCollect), 1000, 0),
-                3 => (new Action<int>(UseThreadPool), 8, 0),
-                _ => (new Action<int>(Sleep), 60_000, -15),
-            };
-            using var p = new ForkKit.Process(target, arg) { StartMethod = StartMethod.ForkServer };
-            p.Start();
-            if (expected == -15) p.Terminate();
-            if (!p.Join(TimeSpan.FromSeconds(30)))
-            {
-                hung++;
-                p.Kill();
-                p.Join();
-            }
-            else if (p.ExitCode == expected) ok++;
-            else wrong++;
-        }
+        var tally = ChildMix.Run(n, StartMethod.ForkServer, TimeSpan.FromSeconds(30));
         var table = ForkKit.Diagnostics.ProcessTable.Snapshot();
         int self = Environment.ProcessId;
         int? server = table.FirstOrDefault(e => e.ParentPid == self && e.Name == "ForkServer")?.Pid;
         int left = table.Count(e => (e.ParentPid == self && e.Pid != server) || (e.ParentPid == server && e.Name != "ForkSpare"));
         Console.WriteLine(FormattableString.Invariant(
-            $"forkkit forkserver {n} mixed children: {ok} as expected, {wrong} other exit codes, {hung} hung, {left} left behind, in {clock.Elapsed.TotalSeconds:F1} s"));
-        return wrong + hung + left == 0 ? 0 : 1;
+            $"forkkit forkserver {n} mixed children: {tally.AsExpected} as expected, {tally.OtherCodes} other exit codes, {tally.Hung} hung, {left} left behind, in {clock.Elapsed.TotalSeconds:F1} s"));
+        return tally.OtherCodes + tally.Hung + left == 0 ? 0 : 1;
     }
 
     /// <summary>The timed child's target: static, so the worker host finds it by name.</summary>
