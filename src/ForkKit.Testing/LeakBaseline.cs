@@ -51,12 +51,12 @@ static class OpenDescriptors
     }
 
     /// <summary>
-    /// Descriptors ForkKit keeps for the life of the process once it has made them: its end of
-    /// the fork server's socket, and its parent watch, the pipe whose closing tells the children
-    /// that must not outlive it that it has ended.
+    /// Descriptors ForkKit keeps for the life of the process once it has made them: those it
+    /// holds for the fork server (its socket, the server's pidfd and exit report), and its parent
+    /// watch, the pipe whose closing tells the children that must not outlive it that it has ended.
     /// </summary>
     static bool IsKitOwn(string fd) =>
-        fd == Launching.ForkServerLauncher.ServerSocket?.ToString() || Unix.ChildLinks.ParentWatchDescriptors.Any(own => own.ToString() == fd);
+        Launching.ForkServerLauncher.ServerDescriptors.Concat(Unix.ChildLinks.ParentWatchDescriptors).Any(own => own.ToString() == fd);
 
     /// <summary>
     /// Descriptors the .NET runtime opens on its own as code runs: the assembly files it maps

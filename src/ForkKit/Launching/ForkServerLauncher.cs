@@ -35,6 +35,9 @@ sealed class ForkServerLauncher : ILauncher
     /// <summary>This process's end of the server's socket, while a server runs.</summary>
     internal static int? ServerSocket => s_server.IsValueCreated ? s_server.Value.Socket : null;
 
+    /// <summary>Every descriptor this process holds for its fork server (socket, the server's pidfd and exit report); empty without a server.</summary>
+    internal static IReadOnlyList<int> ServerDescriptors => s_server.IsValueCreated ? s_server.Value.Descriptors : [];
+
     public LaunchedWorker Launch(WorkerSpec spec)
     {
         var server = s_server.Value;

@@ -146,6 +146,9 @@ interface IForkServer
 
     /// <summary>This process's end of the server's socket while a server runs (a descriptor leak checks leave out), else null.</summary>
     int? Socket { get; }
+
+    /// <summary>Every descriptor this process holds for the server while one runs: its socket, and the server's pidfd and exit report (leak checks leave them out).</summary>
+    IReadOnlyList<int> Descriptors { get; }
 }
 
 /// <summary>

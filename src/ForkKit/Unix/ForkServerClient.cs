@@ -38,6 +38,17 @@ sealed class ForkServerClient(Func<SafeFileHandle, IChild> startServer) : IForkS
 
     public int? Socket => _socketFd is var fd && fd >= 0 ? fd : null;
 
+    public IReadOnlyList<int> Descriptors
+    {
+        get
+        {
+            var list = new List<int>();
+            if (Socket is { } socket) list.Add(socket);
+            if (_server is UnixChild server) list.AddRange(server.Descriptors);
+            return list;
+        }
+    }
+
     /// <summary>True while a request has been sent and its reply not yet come (for the tests of a server that dies then).</summary>
     internal volatile bool WaitingForReply;
 

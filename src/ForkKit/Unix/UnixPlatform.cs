@@ -381,6 +381,10 @@ sealed class UnixChild : ChildBase
         }
     }
 
+    /// <summary>The descriptors held for this child until it is reaped: its pidfd and its exit report's read end.</summary>
+    internal IEnumerable<int> Descriptors =>
+        new[] { _pidfd, _report }.Where(h => h is { IsClosed: false }).Select(h => (int)h!.DangerousGetHandle()).ToList();
+
     public override void Dispose()
     {
         _pidfd?.Dispose();
