@@ -22,7 +22,7 @@ public static class ChildProcesses
     /// Fails (an NUnit assertion failure) when this process has a zombie child or a child that
     /// still runs once <paramref name="grace"/> has passed; with <paramref name="semaphores"/>,
     /// also when a ForkKit named semaphore or shared memory object (a Lock's owner word) created
-    /// here (or since the baseline) still exists;
+    /// by this process (since the baseline, when one is given) still exists;
     /// with <paramref name="descriptors"/>, also when a descriptor opened since
     /// <paramref name="since"/> is still open. The message is a table: pid, state, age, command.
     /// </summary>
@@ -59,13 +59,15 @@ public static class ChildProcesses
             if (p.HasExited) children.Add(new LeakedChild(pid, "exited, not joined", null, p.Name));
         }
 
+        // Only this process's names (the creator's pid is in each): another program using
+        // ForkKit on the machine, a second test run for one, makes names of its own meanwhile.
         var leakedSemaphores = !semaphores ? [] : NamedSemaphores.List()
-            .Where(s => since is null ? s.CreatorPid == self : !since.Semaphores.Contains(s.Name))
+            .Where(s => s.CreatorPid == self && since?.Semaphores.Contains(s.Name) != true)
             .ToList();
         // A Lock is two names: its semaphore and the shared memory of its owner word. Either one
         // left linked is a leak in /dev/shm.
         var leakedSharedMemory = !semaphores ? [] : NamedSharedMemory.List()
-            .Where(s => since is null ? s.CreatorPid == self : !since.SharedMemory.Contains(s.Name))
+            .Where(s => s.CreatorPid == self && since?.SharedMemory.Contains(s.Name) != true)
             .ToList();
         var leakedDescriptors = !descriptors ? [] : OpenDescriptors.List().Where(d => !since!.Descriptors.Contains(d)).ToList();
         return new LeakReport(self, children, leakedSemaphores, leakedSharedMemory, leakedDescriptors);
