@@ -18,8 +18,12 @@ build: prerequisites
 demo: build
 	$(FORKKIT) demo processes
 
+# A test that hangs cannot hang the run: every wait in the tests has a limit, and past
+# --blame-hang-timeout (above the longest test's own limits: the tool install test runs three
+# commands of at most 3 min each) the blame collector kills the test host; the run then fails
+# and names the test that was running. No dump is written.
 test: build
-	$(DOTNET) test ForkKit.sln -c $(CONFIG) --no-build --nologo -v quiet
+	$(DOTNET) test ForkKit.sln -c $(CONFIG) --no-build --nologo -v quiet --blame-hang-timeout 10min --blame-hang-dump-type none
 
 # The Windows backend's tests, run under Wine (installed when missing): a self-contained win-x64
 # build of tests/ForkKit.WindowsTests in a fresh, temporary Wine prefix. See .ci/test-windows.sh.

@@ -6,7 +6,8 @@ namespace ForkKit.Testing;
 
 /// <summary>
 /// After each test, asserts that the test reaped every child it started (and, by default,
-/// unlinked every ForkKit named semaphore it made); the failure names the test. Put it on a
+/// unlinked every ForkKit named semaphore and shared memory object it made); the failure names
+/// the test. Put it on a
 /// test, a fixture, or the whole assembly: <c>[assembly: AssertChildrenReaped]</c>.
 /// </summary>
 /// <remarks>
@@ -20,7 +21,7 @@ public sealed class AssertChildrenReapedAttribute : Attribute, ITestAction
 {
     readonly ConcurrentDictionary<string, LeakBaseline> _baselines = new();
 
-    /// <summary>Also check ForkKit's named semaphores (default: true).</summary>
+    /// <summary>Also check ForkKit's named semaphores and shared memory, a Lock's two names in /dev/shm (default: true).</summary>
     public bool Semaphores { get; set; } = true;
 
     /// <summary>Also check descriptors opened during the test (default: false; the runtime opens some lazily).</summary>

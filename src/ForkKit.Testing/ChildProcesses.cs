@@ -8,7 +8,8 @@ namespace ForkKit.Testing;
 
 /// <summary>
 /// Asserts that the current process has reaped every child it started: no zombie, no child
-/// still running, and (optionally) no ForkKit named semaphore or descriptor left open. It
+/// still running, and (optionally) no ForkKit named semaphore, shared memory object or
+/// descriptor left. It
 /// never waits for or reaps a child itself: zombies are read from /proc, so the check does not
 /// change what it checks.
 /// </summary>
@@ -20,12 +21,13 @@ public static class ChildProcesses
     /// <summary>
     /// Fails (an NUnit assertion failure) when this process has a zombie child or a child that
     /// still runs once <paramref name="grace"/> has passed; with <paramref name="semaphores"/>,
-    /// also when a ForkKit named semaphore created here (or since the baseline) still exists;
+    /// also when a ForkKit named semaphore or shared memory object (a Lock's owner word) created
+    /// by this process (since the baseline, when one is given) still exists;
     /// with <paramref name="descriptors"/>, also when a descriptor opened since
     /// <paramref name="since"/> is still open. The message is a table: pid, state, age, command.
     /// </summary>
     /// <param name="grace">How long leaks may take to clear (a child being joined on another thread); 1 s if null.</param>
-    /// <param name="semaphores">Also check ForkKit's named semaphores.</param>
+    /// <param name="semaphores">Also check ForkKit's named semaphores and shared memory.</param>
     /// <param name="descriptors">Also check descriptors; needs <paramref name="since"/>.</param>
     /// <param name="since">Report only what is new since this baseline.</param>
     public static void AssertAllReaped(TimeSpan? grace = null, bool semaphores = false, bool descriptors = false, LeakBaseline? since = null)
@@ -57,11 +59,18 @@ public static class ChildProcesses
             if (p.HasExited) children.Add(new LeakedChild(pid, "exited, not joined", null, p.Name));
         }
 
+        // Only this process's names (the creator's pid is in each): another program using
+        // ForkKit on the machine, a second test run for one, makes names of its own meanwhile.
         var leakedSemaphores = !semaphores ? [] : NamedSemaphores.List()
-            .Where(s => since is null ? s.CreatorPid == self : !since.Semaphores.Contains(s.Name))
+            .Where(s => s.CreatorPid == self && since?.Semaphores.Contains(s.Name) != true)
+            .ToList();
+        // A Lock is two names: its semaphore and the shared memory of its owner word. Either one
+        // left linked is a leak in /dev/shm.
+        var leakedSharedMemory = !semaphores ? [] : NamedSharedMemory.List()
+            .Where(s => s.CreatorPid == self && since?.SharedMemory.Contains(s.Name) != true)
             .ToList();
         var leakedDescriptors = !descriptors ? [] : OpenDescriptors.List().Where(d => !since!.Descriptors.Contains(d)).ToList();
-        return new LeakReport(self, children, leakedSemaphores, leakedDescriptors);
+        return new LeakReport(self, children, leakedSemaphores, leakedSharedMemory, leakedDescriptors);
     }
 
     /// <summary>
@@ -112,11 +121,13 @@ public sealed record LeakedChild(int Pid, string State, TimeSpan? Age, string Co
 /// <summary>The leaks one check found; <see cref="ToString"/> is the failure message.</summary>
 public sealed class LeakReport
 {
-    internal LeakReport(int pid, IReadOnlyList<LeakedChild> children, IReadOnlyList<NamedSemaphoreEntry> semaphores, IReadOnlyList<string> descriptors)
+    internal LeakReport(int pid, IReadOnlyList<LeakedChild> children, IReadOnlyList<NamedSemaphoreEntry> semaphores,
+        IReadOnlyList<NamedSharedMemoryEntry> sharedMemory, IReadOnlyList<string> descriptors)
     {
         Pid = pid;
         Children = children;
         Semaphores = semaphores;
+        SharedMemory = sharedMemory;
         Descriptors = descriptors;
     }
 
@@ -124,8 +135,10 @@ public sealed class LeakReport
     public int Pid { get; }
     public IReadOnlyList<LeakedChild> Children { get; }
     public IReadOnlyList<NamedSemaphoreEntry> Semaphores { get; }
+    /// <summary>ForkKit shared memory objects left linked: a Lock's owner word.</summary>
+    public IReadOnlyList<NamedSharedMemoryEntry> SharedMemory { get; }
     public IReadOnlyList<string> Descriptors { get; }
-    public bool IsClean => Children.Count == 0 && Semaphores.Count == 0 && Descriptors.Count == 0;
+    public bool IsClean => Children.Count == 0 && Semaphores.Count == 0 && SharedMemory.Count == 0 && Descriptors.Count == 0;
 
     public override string ToString()
     {
@@ -148,6 +161,12 @@ public sealed class LeakReport
             text.AppendLine($"{Semaphores.Count} ForkKit named semaphore(s) left linked:");
             foreach (var s in Semaphores) text.AppendLine($"  {s.Path} (created by pid {s.CreatorPid})");
             text.AppendLine("  Dispose every Lock, RLock and Semaphore.");
+        }
+        if (SharedMemory.Count > 0)
+        {
+            text.AppendLine($"{SharedMemory.Count} ForkKit shared memory object(s) left linked:");
+            foreach (var s in SharedMemory) text.AppendLine($"  {s.Path} (created by pid {s.CreatorPid})");
+            text.AppendLine("  Dispose every Lock and RLock: each keeps its owner word in shared memory.");
         }
         if (Descriptors.Count > 0)
         {

@@ -4,25 +4,29 @@ namespace ForkKit.Testing;
 
 /// <summary>
 /// What this process had before the code under test ran: its children, ForkKit's named
-/// semaphores and its open descriptors. A check against a baseline reports only what is new.
+/// semaphores and shared memory, and its open descriptors. A check against a baseline reports
+/// only what is new.
 /// </summary>
 public sealed class LeakBaseline
 {
-    LeakBaseline(IReadOnlySet<int> children, IReadOnlySet<string> semaphores, IReadOnlySet<string> descriptors)
+    LeakBaseline(IReadOnlySet<int> children, IReadOnlySet<string> semaphores, IReadOnlySet<string> sharedMemory, IReadOnlySet<string> descriptors)
     {
         Children = children;
         Semaphores = semaphores;
+        SharedMemory = sharedMemory;
         Descriptors = descriptors;
     }
 
     internal IReadOnlySet<int> Children { get; }
     internal IReadOnlySet<string> Semaphores { get; }
+    internal IReadOnlySet<string> SharedMemory { get; }
     internal IReadOnlySet<string> Descriptors { get; }
 
     /// <summary>Records the current state; pass it to <see cref="ChildProcesses.AssertAllReaped"/> later.</summary>
     public static LeakBaseline Take() => new(
         ChildProcesses.OwnChildren(Environment.ProcessId).Select(e => e.Pid).ToHashSet(),
         NamedSemaphores.List().Select(s => s.Name).ToHashSet(),
+        NamedSharedMemory.List().Select(s => s.Name).ToHashSet(),
         OpenDescriptors.List().ToHashSet());
 }
 

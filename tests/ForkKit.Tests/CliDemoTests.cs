@@ -4,15 +4,20 @@ using ForkKit.Tests.Support;
 
 namespace ForkKit.Tests;
 
-/// <summary>The seed article's demos, run through the forkkit command with --fast (sleeps of 0.3-0.5 s).</summary>
+/// <summary>
+/// The seed article's demos, run through the forkkit command, most with --fast (sleeps of
+/// 0.3-0.5 s). The two that show children running at the same time by the total time run at
+/// full scale (sleeps of 3-5 s): there the sum of the sleeps exceeds the longest by seconds,
+/// more than a loaded machine adds by starting the children.
+/// </summary>
 public class CliDemoTests
 {
     static Repo.Result Forkkit(params string[] args) =>
         Repo.Run(Repo.Dotnet, ["exec", Path.Combine(Repo.OutputDir, "ForkKit.Cli.dll"), .. args], TimeSpan.FromMinutes(2));
 
-    static Repo.Result Demo(string name)
+    static Repo.Result Demo(string name, bool fast = true)
     {
-        var r = Forkkit("demo", name, "--fast");
+        var r = fast ? Forkkit("demo", name, "--fast") : Forkkit("demo", name);
         Assert.That(r.ExitCode, Is.EqualTo(0), r.Stdout + r.Stderr);
         return r;
     }
@@ -21,8 +26,8 @@ public class CliDemoTests
         Regex.Matches(stdout, @"Execute Time\.\.\.\.\.\.([0-9.]+)").Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
 
     /// <summary>The sleeps the children printed, in seconds as they really slept (--fast: a tenth).</summary>
-    static List<double> Sleeps(string stdout) =>
-        Regex.Matches(stdout, @"Sleep (\d) Seconds\.\.\.\.\.\.").Select(m => int.Parse(m.Groups[1].Value) * 0.1).ToList();
+    static List<double> Sleeps(string stdout, bool fast = true) =>
+        Regex.Matches(stdout, @"Sleep (\d) Seconds\.\.\.\.\.\.").Select(m => int.Parse(m.Groups[1].Value) * (fast ? 0.1 : 1)).ToList();
 
     static string[] Lines(string stdout) => stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
@@ -41,8 +46,8 @@ public class CliDemoTests
     [Test]
     public void ProcessesTakeAboutTheLongestSleepNotTheSum()
     {
-        var r = Demo("processes");
-        var sleeps = Sleeps(r.Stdout);
+        var r = Demo("processes", fast: false);
+        var sleeps = Sleeps(r.Stdout, fast: false);
         Assert.That(sleeps, Has.Count.EqualTo(4));
         Assert.That(Lines(r.Stdout).Count(l => l == "3 squared is 9"), Is.EqualTo(4));
         double took = ExecuteTimes(r.Stdout).Single();
@@ -57,8 +62,9 @@ public class CliDemoTests
         var lines = Lines(r.Stdout).ToList();
         int end = lines.FindIndex(l => l.StartsWith("End Time"));
         int firstChild = lines.FindIndex(l => l.StartsWith("Sleep"));
-        Assert.That(end, Is.GreaterThanOrEqualTo(0).And.LessThan(firstChild));
-        Assert.That(ExecuteTimes(r.Stdout).Single(), Is.LessThan(0.3), "shorter than any child's sleep");
+        // The parent printed its end before any child printed: it did not wait for them. Order,
+        // not the Execute Time, which a loaded machine can stretch past a child's sleep.
+        Assert.That(end, Is.GreaterThanOrEqualTo(0).And.LessThan(firstChild), "End Time before the first child's line");
         Assert.That(lines.Count(l => l == "3 squared is 9"), Is.EqualTo(4), "the children still finished: joined at exit");
     }
 
@@ -83,9 +89,9 @@ public class CliDemoTests
     {
         var r = Demo("apply-async");
         var lines = Lines(r.Stdout);
+        // Five results printed pending: ApplyAsync returned before any task finished. (What the
+        // state shows, not the Execute Time, which a loaded machine can stretch past a sleep.)
         Assert.That(lines[1], Does.Match(@"^\[(<ForkKit\.AsyncResult<int> #\d+ pending>(, )?){5}\]$"), "AsyncResult objects, printed before any result");
-        var times = ExecuteTimes(r.Stdout);
-        Assert.That(times[0], Is.LessThan(0.3), "ApplyAsync returned before any task could finish");
         Assert.That(lines, Has.Some.EqualTo("[0, 1, 4, 9, 16]"), "Get() delivers in order");
         Assert.That(lines.Where(l => l.StartsWith("callback: ")).Select(l => l["callback: ".Length..]).Order(),
             Is.EqualTo(new[] { "0", "1", "16", "4", "9" }));
@@ -94,9 +100,9 @@ public class CliDemoTests
     [Test]
     public void MapKeepsInputOrderAndTakesAboutTwoSleeps()
     {
-        var r = Demo("map");
+        var r = Demo("map", fast: false);
         Assert.That(Lines(r.Stdout), Has.Some.EqualTo("[4, 16, 36, 64, 100]"));
-        var sleeps = Sleeps(r.Stdout);
+        var sleeps = Sleeps(r.Stdout, fast: false);
         Assert.That(sleeps, Has.Count.EqualTo(5));
         Assert.That(ExecuteTimes(r.Stdout).Single(), Is.LessThan(sleeps.Sum()), "four workers ran at once");
     }

@@ -35,7 +35,7 @@ public class HostileWorkerTests
         finally
         {
             pool.Close();
-            pool.Join();
+            pool.JoinBounded();
         }
     }
 }

@@ -47,10 +47,17 @@ public class LaunchingTests
     {
         var launched = SpawnLauncher.Instance.Launch(
             new WorkerSpec("Launched-1", WorkerRole.Process, () => StartMessage("Launched-1", ChildTargets.ExitWith, 7), DiesWithParent: false));
-        using var child = launched.Child;
-        Assert.That((launched.Tasks, launched.Results), Is.EqualTo(((FileStream?)null, (FileStream?)null)));
-        Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
-        Assert.That(child.Poll(), Is.EqualTo(7));
+        var child = launched.Child;
+        try
+        {
+            Assert.That((launched.Tasks, launched.Results), Is.EqualTo(((FileStream?)null, (FileStream?)null)));
+            Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
+            Assert.That(child.Poll(), Is.EqualTo(7));
+        }
+        finally
+        {
+            Release(launched);
+        }
     }
 
     [Test]
@@ -58,16 +65,23 @@ public class LaunchingTests
     {
         var launched = SpawnLauncher.Instance.Launch(
             new WorkerSpec("Launched-2", WorkerRole.Pool, () => StartMessage("Launched-2", null), DiesWithParent: true));
-        using var child = launched.Child;
-        Assert.That(launched.Tasks, Is.Not.Null);
-        Assert.That(launched.Results, Is.Not.Null);
-        Assert.That(child.Wait(TimeSpan.FromMilliseconds(300)), Is.False, "it waits for tasks");
+        var child = launched.Child;
+        try
+        {
+            Assert.That(launched.Tasks, Is.Not.Null);
+            Assert.That(launched.Results, Is.Not.Null);
+            Assert.That(child.Wait(TimeSpan.FromMilliseconds(300)), Is.False, "it waits for tasks");
 
-        launched.Tasks!.Dispose(); // end-of-file on its task pipe: a pool worker's signal to exit
-        Assert.That(Frames.Read(launched.Results!), Is.Null, "it answered nothing and closed its result pipe");
-        launched.Results!.Dispose();
-        Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
-        Assert.That(child.Poll(), Is.EqualTo(0));
+            launched.Tasks!.Dispose(); // end-of-file on its task pipe: a pool worker's signal to exit
+            Assert.That(ReadResult(launched), Is.Null, "it answered nothing and closed its result pipe");
+            launched.Results!.Dispose();
+            Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
+            Assert.That(child.Poll(), Is.EqualTo(0));
+        }
+        finally
+        {
+            Release(launched);
+        }
     }
 
     [Test]
@@ -75,10 +89,17 @@ public class LaunchingTests
     {
         var launched = ForkServerLauncher.Instance.Launch(
             new WorkerSpec("Launched-3", WorkerRole.Process, () => StartMessage("Launched-3", ForkServerTargets.ExitWith, 7), DiesWithParent: false));
-        using var child = launched.Child;
-        Assert.That((launched.Tasks, launched.Results), Is.EqualTo(((FileStream?)null, (FileStream?)null)));
-        Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
-        Assert.That(child.Poll(), Is.EqualTo(7));
+        var child = launched.Child;
+        try
+        {
+            Assert.That((launched.Tasks, launched.Results), Is.EqualTo(((FileStream?)null, (FileStream?)null)));
+            Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
+            Assert.That(child.Poll(), Is.EqualTo(7));
+        }
+        finally
+        {
+            Release(launched);
+        }
     }
 
     [Test]
@@ -86,13 +107,40 @@ public class LaunchingTests
     {
         var launched = ForkServerLauncher.Instance.Launch(
             new WorkerSpec("Launched-4", WorkerRole.Pool, () => StartMessage("Launched-4", null), DiesWithParent: true));
-        using var child = launched.Child;
-        Assert.That(child.Wait(TimeSpan.FromMilliseconds(300)), Is.False, "it waits for tasks");
-        launched.Tasks!.Dispose();
-        Assert.That(Frames.Read(launched.Results!), Is.Null, "it answered nothing and closed its result pipe");
-        launched.Results!.Dispose();
-        Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
-        Assert.That(child.Poll(), Is.EqualTo(0));
+        var child = launched.Child;
+        try
+        {
+            Assert.That(child.Wait(TimeSpan.FromMilliseconds(300)), Is.False, "it waits for tasks");
+            launched.Tasks!.Dispose();
+            Assert.That(ReadResult(launched), Is.Null, "it answered nothing and closed its result pipe");
+            launched.Results!.Dispose();
+            Assert.That(child.Wait(TimeSpan.FromSeconds(30)), Is.True);
+            Assert.That(child.Poll(), Is.EqualTo(0));
+        }
+        finally
+        {
+            Release(launched);
+        }
+    }
+
+    /// <summary>Reads one frame from the worker's result pipe, bounded: a worker that neither answers nor closes it is killed.</summary>
+    static byte[]? ReadResult(LaunchedWorker launched) =>
+        Bounded.Call(() => Frames.Read(launched.Results!), "reading the worker's result pipe", () => launched.Child.Stop(force: true));
+
+    /// <summary>
+    /// Closes the worker's pipes and releases its child; a child still running (an assertion
+    /// failed before it ended) is killed and reaped first, so that nothing is left behind.
+    /// </summary>
+    static void Release(LaunchedWorker launched)
+    {
+        launched.Tasks?.Dispose();
+        launched.Results?.Dispose();
+        if (!launched.Child.Wait(TimeSpan.Zero))
+        {
+            launched.Child.Stop(force: true);
+            launched.Child.Wait(Bounded.Limit);
+        }
+        launched.Child.Dispose();
     }
 }
 

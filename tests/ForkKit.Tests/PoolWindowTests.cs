@@ -75,7 +75,7 @@ public class PoolWindowTests : ScratchFileFixture
         finally
         {
             pool.Close();
-            pool.Join();
+            pool.JoinBounded();
         }
     }
 
@@ -95,7 +95,7 @@ public class PoolWindowTests : ScratchFileFixture
         finally
         {
             pool.Close();
-            pool.Join();
+            pool.JoinBounded();
         }
         var perWorker = pids.GroupBy(p => p).ToDictionary(g => g.Key, g => g.Count());
         Assert.That(perWorker.Values, Is.All.EqualTo(3), string.Join(", ", perWorker.Select(kv => $"pid {kv.Key}: {kv.Value}")));
@@ -106,25 +106,29 @@ public class PoolWindowTests : ScratchFileFixture
     [TestCase(StartMethod.ForkServer)]
     public void AWorkerThatNeverReadsBlocksNeitherApplyAsyncNorCloseNorTerminate(StartMethod method)
     {
-        var pool = new Pool(1, PoolTargets.InitBlocksForever, startMethod: method);
+        // using: a failed assertion still terminates the worker, which would never end on its own.
+        using var pool = new Pool(1, PoolTargets.InitBlocksForever, startMethod: method);
         var small = pool.ApplyAsync(PoolTargets.Length, "warm");
 
         // A 1 MiB frame cannot fit in the pipe of a worker that never reads: its writer blocks, the caller must not.
+        // Blocked, these calls would never return (hence run with a limit); the time bounds tell
+        // "at once" from "after a wait", with room for a loaded machine.
         var clock = Stopwatch.StartNew();
-        var large = pool.ApplyAsync(PoolTargets.Length, new string('x', 1 << 20));
-        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromMilliseconds(100)), "ApplyAsync returned at once");
+        var large = Bounded.Call(() => pool.ApplyAsync(PoolTargets.Length, new string('x', 1 << 20)), "ApplyAsync", pool.Terminate);
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), "ApplyAsync returned at once");
 
         clock.Restart();
-        pool.Close();
-        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromMilliseconds(100)), "Close returned at once");
+        Bounded.Call(pool.Close, "Close", pool.Terminate);
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), "Close returned at once");
 
         clock.Restart();
-        pool.Terminate();
-        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(2)), "Terminate stopped and reaped the worker");
+        Bounded.Call(pool.Terminate, "Terminate");
+        // Terminate gives the worker 1 s after SIGTERM, then SIGKILL.
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "Terminate stopped and reaped the worker");
         Assert.That(pool.WorkerPids, Is.Empty);
         foreach (var r in new[] { small, large })
             Assert.Throws(Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("the pool was terminated before the task finished"), () => r.Get(Patience));
-        pool.Join();
+        pool.JoinBounded();
     }
 
     [Test]
@@ -143,7 +147,7 @@ public class PoolWindowTests : ScratchFileFixture
         finally
         {
             pool.Close();
-            pool.Join();
+            pool.JoinBounded();
         }
     }
 

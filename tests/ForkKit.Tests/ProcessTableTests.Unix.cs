@@ -69,7 +69,7 @@ public partial class ProcessTableTests
         {
             var entry = ProcessTable.Find(pid);
             if (entry?.State == state) return entry;
-            if (clock.Elapsed > TimeSpan.FromSeconds(10))
+            if (clock.Elapsed > TimeSpan.FromSeconds(30))
                 Assert.Fail($"pid {pid} never reached {state}; last seen: {entry}");
             Thread.Sleep(2);
         }

@@ -17,7 +17,7 @@ public partial class ProcessTests
         using var p = new Process(Raise, "the target failed on purpose");
         using var stderr = StdioCapture.Stderr();
         stderr.During(p.Start);
-        p.Join();
+        p.JoinBounded();
         var text = stderr.ReadToEnd();
 
         Assert.That(p.ExitCode, Is.EqualTo(1));
@@ -43,8 +43,8 @@ public partial class ProcessTests
         using var failing = new Process(ThrowsAsync);
         using var stderr = StdioCapture.Stderr();
         stderr.During(() => { ok.Start(); failing.Start(); });
-        ok.Join();
-        failing.Join();
+        ok.JoinBounded();
+        failing.JoinBounded();
 
         Assert.That(ok.ExitCode, Is.EqualTo(0));
         Assert.That(failing.ExitCode, Is.EqualTo(1));
@@ -63,8 +63,8 @@ public partial class ProcessTests
 
         terminated.Terminate();
         killed.Kill();
-        terminated.Join();
-        killed.Join();
+        terminated.JoinBounded();
+        killed.JoinBounded();
 
         Assert.That(terminated.ExitCode, Is.EqualTo(-15));
         Assert.That(killed.ExitCode, Is.EqualTo(-9));
@@ -84,7 +84,7 @@ public partial class ProcessTests
                 p.Start();
                 if (kill) p.Kill(); else p.Terminate();
             }
-            foreach (var p in processes) p.Join();
+            foreach (var p in processes) p.JoinBounded();
             Assert.That(processes.Select(p => p.ExitCode), Is.All.EqualTo(expected));
         }
         finally
@@ -99,7 +99,7 @@ public partial class ProcessTests
         using var p = new Process(Print, "hello from the child");
         using var stdout = StdioCapture.Stdout();
         stdout.During(p.Start);
-        p.Join();
+        p.JoinBounded();
         Assert.That(stdout.ReadToEnd(), Is.EqualTo("hello from the child" + Environment.NewLine));
     }
 
@@ -109,7 +109,7 @@ public partial class ProcessTests
         using var p = new Process(PrintError, "to stderr");
         using var stderr = StdioCapture.Stderr();
         stderr.During(p.Start);
-        p.Join();
+        p.JoinBounded();
         Assert.That(stderr.ReadToEnd(), Is.EqualTo("to stderr" + Environment.NewLine));
     }
 
@@ -118,7 +118,7 @@ public partial class ProcessTests
     {
         using var p = new Process(CheckStdinIsDevNull);
         p.Start();
-        p.Join();
+        p.JoinBounded();
         Assert.That(p.ExitCode, Is.EqualTo(0), "exit 3 means stdin was not /dev/null or was not empty");
     }
 

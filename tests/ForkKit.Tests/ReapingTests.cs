@@ -23,18 +23,24 @@ public class ReapingTests
     {
         // Warm up first: the runtime opens a few descriptors of its own on first use (and the
         // first ForkServer start, the socket to the server).
-        using (var warm = new Process(ChildTargets.Noop) { StartMethod = method }) { warm.Start(); warm.Join(); }
+        using (var warm = new Process(ChildTargets.Noop) { StartMethod = method }) { warm.Start(); warm.JoinBounded(); }
         var before = Descriptors();
 
         for (int round = 0; round < 50; round++)
         {
             var batch = Enumerable.Range(0, 4).Select(_ => new Process(ChildTargets.Noop) { StartMethod = method }).ToList();
-            foreach (var p in batch) p.Start();
-            foreach (var p in batch)
+            try
             {
-                p.Join();
-                Assert.That(p.ExitCode, Is.EqualTo(0));
-                p.Dispose();
+                foreach (var p in batch) p.Start();
+                foreach (var p in batch)
+                {
+                    p.JoinBounded();
+                    Assert.That(p.ExitCode, Is.EqualTo(0));
+                }
+            }
+            finally
+            {
+                foreach (var p in batch) p.Dispose();
             }
         }
 
@@ -65,7 +71,7 @@ public class ReapingTests
         Assert.That(entry.CommandLine, Does.StartWith($"forkkit: Reader-7 (parent {Environment.ProcessId}) exec "));
         Assert.That(entry.IsForkKit, Is.True);
         p.Terminate();
-        p.Join();
+        p.JoinBounded();
     }
 
     [Test]
@@ -76,7 +82,7 @@ public class ReapingTests
         ProcessTests.WaitUntilRunningManagedCode(p);
         Assert.That(ProcessTable.Find(p.Pid!.Value)!.Name, Is.EqualTo("AVeryLongProces"));
         p.Kill();
-        p.Join();
+        p.JoinBounded();
     }
 
     [Test]
@@ -94,7 +100,7 @@ public class ReapingTests
             using var p = new Process(ListDescriptors);
             using var stdout = StdioCapture.Stdout();
             stdout.During(p.Start);
-            p.Join();
+            p.JoinBounded();
             var lines = stdout.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
             Assert.That(lines, Has.Some.StartsWith("0 -> /dev/null"), "stdin");

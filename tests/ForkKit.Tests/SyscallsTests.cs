@@ -1,9 +1,14 @@
+using ForkKit.Tests.Support;
 using ForkKit.Unix;
 
 namespace ForkKit.Tests;
 
 public class SyscallsTests
 {
+    /// <summary>The blocking waitpid under test, with a limit: a child that does not end is killed (which ends the wait) and the test fails.</summary>
+    static WaitStatus WaitPid(int pid) =>
+        Bounded.Call(() => Syscalls.WaitPid(pid), $"waitpid({pid})", () => Syscalls.Kill(pid, Syscalls.SIGKILL));
+
     [Test]
     public void GetPidAndGetParentPidMatchTheRuntime()
     {
@@ -17,7 +22,7 @@ public class SyscallsTests
     public void ForkExitIsReapedAsExitedWithItsCode(int code)
     {
         int pid = Syscalls.ForkExit(code);
-        var status = Syscalls.WaitPid(pid);
+        var status = WaitPid(pid);
         Assert.That(status, Is.EqualTo(new WaitStatus.Exited(pid, code)));
         Assert.That(status.ToExitCode(), Is.EqualTo(code));
     }
@@ -29,7 +34,7 @@ public class SyscallsTests
         Assert.That(Syscalls.WaitPid(pid, noHang: true), Is.EqualTo(new WaitStatus.StillRunning(pid)));
         Assert.That(Syscalls.WaitPid(pid, noHang: true).ToExitCode(), Is.Null);
         Syscalls.Kill(pid, Syscalls.SIGTERM);
-        var status = Syscalls.WaitPid(pid);
+        var status = WaitPid(pid);
         Assert.That(status, Is.EqualTo(new WaitStatus.Signaled(pid, 15, false)));
         Assert.That(status.ToExitCode(), Is.EqualTo(-15));
     }
@@ -39,7 +44,7 @@ public class SyscallsTests
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int pid = Syscalls.ForkSleepExit(TimeSpan.FromMilliseconds(300), 4);
-        Assert.That(Syscalls.WaitPid(pid), Is.EqualTo(new WaitStatus.Exited(pid, 4)));
+        Assert.That(WaitPid(pid), Is.EqualTo(new WaitStatus.Exited(pid, 4)));
         Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290)));
     }
 

@@ -29,7 +29,7 @@ public partial class PoolTests
         Assert.That(Wait.Until(() => File.Exists(Scratch)), Is.True, "the task should have started");
         int pid = pool.WorkerPids.Single();
         Win32.Kill(pid);
-        var lost = Assert.Throws<WorkerLostException>(() => victim.Get())!;
+        var lost = Assert.Throws<WorkerLostException>(() => victim.Get(Bounded.Limit))!;
         Assert.That(lost.Pid, Is.EqualTo(pid));
         Assert.That(lost.ExitCode, Is.EqualTo(1), "the exit code TerminateProcess gave it");
         Assert.That(pool.Apply(PoolTargets.Square, 12), Is.EqualTo(144));

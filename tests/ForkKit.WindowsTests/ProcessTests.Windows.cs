@@ -18,7 +18,7 @@ public partial class ProcessTests
         // turn exit code 3 into -15.
         Assert.That(Wait.Until(() => !Win32.IsRunning(p.Pid!.Value)), Is.True);
         p.Terminate();
-        p.Join();
+        p.JoinBounded();
         Assert.That(p.ExitCode, Is.EqualTo(3));
         p.Terminate(); // reaped: a no-op
     }
@@ -42,7 +42,7 @@ public partial class ProcessTests
         finally
         {
             parent.Terminate();
-            parent.Join();
+            parent.JoinBounded();
             File.Delete(pidFile);
         }
     }
@@ -67,7 +67,7 @@ public partial class ProcessTests
         finally
         {
             p.Terminate();
-            p.Join();
+            p.JoinBounded();
         }
     }
 }

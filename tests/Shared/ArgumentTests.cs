@@ -44,7 +44,7 @@ public class ArgumentTests
     {
         using var p = new Process(target, args);
         p.Start();
-        p.Join();
+        p.JoinBounded();
         return p.ExitCode;
     }
 
@@ -93,7 +93,7 @@ public class ArgumentTests
             new Dictionary<string, int> { ["x"] = 1, ["y"] = 2 }, new[] { new[] { 1 }, new[] { 4, 5 } });
         list.Add("b");
         p.Start();
-        p.Join();
+        p.JoinBounded();
         Assert.That(p.ExitCode, Is.EqualTo(0));
     }
 

@@ -22,7 +22,8 @@ public partial class LockTests : ScratchFileFixture
         Assert.That(lk.Acquire(), Is.True);
         var clock = Stopwatch.StartNew();
         Assert.That(lk.Acquire(block: false), Is.False, "also by the holder: a Lock is not re-entrant");
-        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromMilliseconds(100)));
+        // A wait here would never end (the holder is this thread): the bound only has to be finite.
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)));
         lk.Release();
         Assert.That(lk.Acquire(block: false), Is.True);
         lk.Release();
@@ -35,7 +36,8 @@ public partial class LockTests : ScratchFileFixture
         lk.Acquire();
         var clock = Stopwatch.StartNew();
         Assert.That(lk.Acquire(true, TimeSpan.FromMilliseconds(300)), Is.False);
-        Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290)).And.LessThan(TimeSpan.FromSeconds(2)));
+        // At least the timeout; the upper bound only tells a timed wait from an endless one.
+        Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(290)).And.LessThan(TimeSpan.FromSeconds(10)));
         lk.Release();
     }
 
@@ -49,7 +51,8 @@ public partial class LockTests : ScratchFileFixture
         var clock = Stopwatch.StartNew();
         Assert.That(lk.Acquire(true, TimeSpan.FromSeconds(-5)), Is.False);
         Assert.That(sem.Acquire(true, TimeSpan.FromSeconds(-5)), Is.False);
-        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromMilliseconds(200)));
+        // Read as +5 s the two calls would take 10 s, read as endless they would never return.
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)));
         lk.Release();
     }
 
@@ -120,7 +123,7 @@ public partial class LockTests : ScratchFileFixture
         T result = default!;
         var t = new Thread(() => result = f());
         t.Start();
-        t.Join();
+        Assert.That(t.Join(Bounded.Limit), Is.True, "the other thread returned");
         return result;
     }
 
@@ -132,10 +135,17 @@ public partial class LockTests : ScratchFileFixture
         using var lk = new Lock();
         File.WriteAllText(Scratch, "0");
         var processes = Enumerable.Range(0, 4).Select(_ => new Process(LockTargets.Increment, lk, Scratch, 500)).ToList();
-        processes.ForEach(p => p.Start());
-        processes.ForEach(p => p.Join());
-        Assert.That(processes.Select(p => p.ExitCode), Is.All.EqualTo(0));
-        Assert.That(File.ReadAllText(Scratch), Is.EqualTo("2000"));
+        try
+        {
+            processes.ForEach(p => p.Start());
+            processes.ForEach(p => p.JoinBounded());
+            Assert.That(processes.Select(p => p.ExitCode), Is.All.EqualTo(0));
+            Assert.That(File.ReadAllText(Scratch), Is.EqualTo("2000"));
+        }
+        finally
+        {
+            processes.ForEach(p => p.Dispose());
+        }
     }
 
     [Test]
@@ -161,7 +171,7 @@ public partial class LockTests : ScratchFileFixture
         using var p = new Process(LockTargets.ReleaseOne, sem);
         p.Start();
         Assert.That(sem.Acquire(true, TimeSpan.FromSeconds(30)), Is.True);
-        p.Join();
+        p.JoinBounded();
         Assert.That(p.ExitCode, Is.EqualTo(0));
         sem.Release();
         sem.Release();
@@ -180,13 +190,15 @@ public partial class LockTests : ScratchFileFixture
         while (!holder.HasExited && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(5);
         // The holder is a zombie now (not joined yet): dead all the same.
         clock.Restart();
-        var e = Assert.Throws<AbandonedLockException>(() => lk.Acquire())!;
-        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)));
+        // Acquire() without a timeout: told by the owner word that the holder is dead, it throws
+        // instead of waiting for ever (run with a limit, so that a regression fails, not hangs).
+        var e = Assert.Throws<AbandonedLockException>(() => Bounded.Call(() => lk.Acquire(), "Acquire() on an abandoned lock"))!;
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "found abandoned at once, not after some long poll");
         Assert.That(e.OwnerPid, Is.EqualTo(holder.Pid));
         Assert.That(e.Message, Does.Contain($"pid {holder.Pid}").And.Contain(lk.Name));
         Assert.That(lk.Acquire(block: false), Is.True, "usable again");
         lk.Release();
-        holder.Join();
+        holder.JoinBounded();
         Assert.That(holder.ExitCode, Is.EqualTo(7));
     }
 
@@ -228,11 +240,11 @@ public partial class LockTests : ScratchFileFixture
         using var lk = new Lock();
         using var holder = new Process(LockTargets.AcquireAndReturn, lk);
         holder.Start();
-        holder.Join();
+        holder.JoinBounded();
         Assert.That(holder.ExitCode, Is.EqualTo(0));
         var e = Assert.Throws<AbandonedLockException>(() => lk.Acquire(true, TimeSpan.FromSeconds(10)))!;
         Assert.That(e.OwnerPid, Is.EqualTo(holder.Pid));
-        Assert.That(lk.Acquire(true, TimeSpan.FromSeconds(1)), Is.True);
+        Assert.That(lk.Acquire(true, TimeSpan.FromSeconds(10)), Is.True);
         lk.Release();
     }
 

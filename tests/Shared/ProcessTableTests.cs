@@ -29,7 +29,7 @@ public partial class ProcessTableTests
         finally
         {
             p.Terminate();
-            p.Join();
+            p.JoinBounded();
         }
     }
 

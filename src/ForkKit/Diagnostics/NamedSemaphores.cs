@@ -25,12 +25,14 @@ public static class NamedSemaphores
 
     /// <summary>Every ForkKit semaphore that exists now (Linux: listed from /dev/shm; elsewhere: none can be listed).</summary>
     public static IReadOnlyList<NamedSemaphoreEntry> List() =>
-        Os.Kernel.ListSemaphores(Prefix).Select(s =>
-        {
-            var parts = s.Name[Prefix.Length..].Split('-', 2);
-            int pid = int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? p : 0;
-            return new NamedSemaphoreEntry(s.Name, pid, s.Path);
-        }).ToList();
+        Os.Kernel.ListSemaphores(Prefix).Select(s => new NamedSemaphoreEntry(s.Name, CreatorOf(s.Name), s.Path)).ToList();
+
+    /// <summary>The creator's pid from a name "forkkit-CREATORPID-SUFFIX"; 0 when the name has none.</summary>
+    internal static int CreatorOf(string name)
+    {
+        var parts = name[Prefix.Length..].Split('-', 2);
+        return int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : 0;
+    }
 
     /// <summary>The ForkKit semaphores created by <paramref name="pid"/> that still exist.</summary>
     public static IReadOnlyList<NamedSemaphoreEntry> CreatedBy(int pid) => List().Where(e => e.CreatorPid == pid).ToList();

@@ -222,4 +222,11 @@ interface IKernelObjects
     /// (Windows names are no files).
     /// </summary>
     IReadOnlyList<(string Name, string Path)> ListSemaphores(string prefix);
+
+    /// <summary>
+    /// The shared memory objects whose names start with <paramref name="prefix"/> (a Lock's
+    /// owner word) and where each appears in the file system (Linux: /dev/shm/NAME). Empty
+    /// where the OS cannot list them.
+    /// </summary>
+    IReadOnlyList<(string Name, string Path)> ListSharedMemory(string prefix);
 }

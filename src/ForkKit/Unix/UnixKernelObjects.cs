@@ -38,11 +38,17 @@ sealed unsafe class UnixKernelObjects : IKernelObjects
     const string ShmDir = "/dev/shm";
 
     /// <remarks>Linux keeps a POSIX named semaphore as the file /dev/shm/sem.NAME until sem_unlink; other Unixes list none.</remarks>
-    public IReadOnlyList<(string Name, string Path)> ListSemaphores(string prefix)
+    public IReadOnlyList<(string Name, string Path)> ListSemaphores(string prefix) => ListShmDir("sem.", prefix);
+
+    /// <remarks>Linux keeps a POSIX shared memory object as the file /dev/shm/NAME until shm_unlink; other Unixes list none.</remarks>
+    public IReadOnlyList<(string Name, string Path)> ListSharedMemory(string prefix) => ListShmDir("", prefix);
+
+    /// <summary>The files /dev/shm/KIND+PREFIX*, each with its name as the object's (KIND taken off).</summary>
+    static IReadOnlyList<(string Name, string Path)> ListShmDir(string kind, string prefix)
     {
         if (!Directory.Exists(ShmDir)) return [];
-        return Directory.EnumerateFiles(ShmDir, "sem." + prefix + "*")
-            .Select(path => (System.IO.Path.GetFileName(path)["sem.".Length..], path))
+        return Directory.EnumerateFiles(ShmDir, kind + prefix + "*")
+            .Select(path => (System.IO.Path.GetFileName(path)[kind.Length..], path))
             .ToList();
     }
 

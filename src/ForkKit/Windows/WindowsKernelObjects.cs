@@ -85,6 +85,9 @@ sealed class WindowsKernelObjects : IKernelObjects
     /// <summary>Windows object names are no files: there is nothing to list.</summary>
     public IReadOnlyList<(string Name, string Path)> ListSemaphores(string prefix) => [];
 
+    /// <summary>Windows object names are no files: there is nothing to list.</summary>
+    public IReadOnlyList<(string Name, string Path)> ListSharedMemory(string prefix) => [];
+
 }
 
 /// <summary>A named semaphore: WaitForSingleObject takes a unit, ReleaseSemaphore gives one back.</summary>

@@ -56,7 +56,7 @@ static class Repo
         if (!p.WaitForExit(limit))
         {
             p.Kill(entireProcessTree: true);
-            p.WaitForExit();
+            p.WaitForExit(TimeSpan.FromSeconds(30));
             Assert.Fail($"{file} {string.Join(' ', args)} did not finish within {limit}:\n{stdout}\n{stderr}");
         }
         // The output ends when every process holding the pipes has closed them: a descendant

@@ -8,7 +8,8 @@ namespace ForkKit.Tests.Support;
 /// Captures what children write to this process's stdout or stderr. While <see cref="Start"/>
 /// runs, descriptor 1 or 2 points at a pipe, so a child started then inherits the pipe as its
 /// stdout/stderr; afterwards the descriptor is restored at once. The child keeps its copy, and
-/// <see cref="ReadToEnd"/> returns everything it wrote once it has exited.
+/// <see cref="ReadToEnd"/> returns everything it wrote once it has exited (or fails the test
+/// when some process still holds the pipe after Bounded.Limit).
 /// </summary>
 sealed class StdioCapture : IDisposable
 {
@@ -52,8 +53,18 @@ sealed class StdioCapture : IDisposable
         _writeFd = -1;
         var text = new StringBuilder();
         var buffer = new byte[4096];
+        long deadline = Environment.TickCount64 + (long)Bounded.Limit.TotalMilliseconds;
         while (true)
         {
+            // poll first, so that a child that never exits (and so never closes its copy) fails
+            // the test after the limit instead of blocking the read for ever.
+            var ready = new PollFd { Fd = _readFd, Events = POLLIN };
+            int remaining = (int)Math.Max(0, deadline - Environment.TickCount64);
+            int polled = poll(ref ready, 1, remaining);
+            if (polled < 0 && Marshal.GetLastPInvokeError() == 4 /* EINTR */) continue;
+            if (polled < 0) throw new SyscallException("poll", Marshal.GetLastPInvokeError());
+            if (polled == 0)
+                Assert.Fail($"the captured {(_target == 1 ? "stdout" : "stderr")} was still held open after {Bounded.Limit.TotalSeconds:0} s: a child has not exited. So far:\n{text}");
             int n = (int)read(_readFd, buffer, buffer.Length);
             if (n < 0 && Marshal.GetLastPInvokeError() == 4 /* EINTR */) continue;
             if (n <= 0) break;
@@ -69,6 +80,17 @@ sealed class StdioCapture : IDisposable
     }
 
     const int O_CLOEXEC = 0x80000;
+    const short POLLIN = 0x1;
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [DllImport("libc", SetLastError = true)] static extern int poll(ref PollFd fds, nuint count, int timeoutMs);
     [DllImport("libc", SetLastError = true)] static extern int pipe2(int[] fds, int flags);
     [DllImport("libc", SetLastError = true)] static extern int dup(int fd);
     [DllImport("libc", SetLastError = true)] static extern int dup2(int fd, int target);

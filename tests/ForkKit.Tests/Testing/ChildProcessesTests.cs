@@ -66,7 +66,7 @@ public class ChildProcessesTests
         Assert.That(p, Is.Zombie);
         var notReaped = Assert.Throws<AssertionException>(() => Assert.That(p, Is.Reaped))!;
         Assert.That(notReaped.Message, Does.Contain($"{p.Name} pid {p.Pid}, exited, not joined (a zombie)"));
-        p.Join();
+        p.JoinBounded();
         Assert.That(p, Is.Reaped);
     }
 
@@ -76,7 +76,7 @@ public class ChildProcessesTests
         int pid = Syscalls.ForkSleepExit(TimeSpan.FromMilliseconds(200), 0);
         var reaper = Task.Run(() => Syscalls.WaitPid(pid));
         Assert.That(() => ChildProcesses.AssertAllReaped(TimeSpan.FromSeconds(10)), Throws.Nothing);
-        reaper.Wait();
+        Assert.That(reaper.Wait(Bounded.Limit), Is.True, "the child was reaped");
     }
 
     [Test]
@@ -98,6 +98,71 @@ public class ChildProcessesTests
             File.Delete(path);
         }
         Assert.That(ChildProcesses.FindLeaks(semaphores: true).IsClean, Is.True);
+    }
+
+    [Test]
+    public void ALeftoverSharedMemoryNameFailsTheTestThatLeftIt()
+    {
+        // A Lock whose semaphore was unlinked but whose owner word was not: only the shared
+        // memory object /dev/shm/NAME is left. A file named like one stands in here.
+        var attribute = new AssertChildrenReapedAttribute { GraceMilliseconds = 100 };
+        var leaky = new TestMethod(new MethodWrapper(typeof(LeakyExamples), nameof(LeakyExamples.Waits)));
+        var name = $"{NamedSemaphores.Prefix}{Environment.ProcessId}-shmleaktest";
+        var path = $"/dev/shm/{name}";
+        attribute.BeforeTest(leaky);
+        File.WriteAllBytes(path, []);
+        try
+        {
+            Assert.That(ChildProcesses.FindLeaks().IsClean, Is.True, "shared memory is checked with the semaphores, only when asked");
+            var report = ChildProcesses.FindLeaks(semaphores: true);
+            Assert.That(report.SharedMemory.Select(s => s.Name), Is.EqualTo(new[] { name }));
+            Assert.That(report.Semaphores, Is.Empty, "a semaphore's file is sem.NAME: this one is no semaphore");
+            var failure = Assert.Throws<AssertionException>(() => attribute.AfterTest(leaky))!;
+            Assert.That(failure.Message, Does.StartWith($"test {typeof(LeakyExamples).FullName}.Waits left behind:"));
+            Assert.That(failure.Message, Does.Contain($"1 ForkKit shared memory object(s) left linked:\n  {path} (created by pid {Environment.ProcessId})"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+        Assert.That(ChildProcesses.FindLeaks(semaphores: true).IsClean, Is.True);
+    }
+
+    [Test]
+    public void NamesAnotherProcessMakesMeanwhileAreNotThisTestsLeak()
+    {
+        // Another program using ForkKit (a second test run on the machine) makes names with its
+        // own pid in them while this test runs. Files named like them stand in here (pid 1).
+        var baseline = LeakBaseline.Take();
+        var paths = new[] { $"/dev/shm/sem.{NamedSemaphores.Prefix}1-othertest", $"/dev/shm/{NamedSemaphores.Prefix}1-othertest" };
+        try
+        {
+            foreach (var path in paths) File.WriteAllBytes(path, []);
+            Assert.That(ChildProcesses.FindLeaks(semaphores: true, since: baseline).IsClean, Is.True);
+        }
+        finally
+        {
+            foreach (var path in paths) File.Delete(path);
+        }
+    }
+
+    [Test]
+    public void ALockLeftUndisposedIsCaughtByBothItsNames()
+    {
+        var baseline = LeakBaseline.Take();
+        var lk = new Lock();
+        try
+        {
+            var report = ChildProcesses.FindLeaks(semaphores: true, since: baseline);
+            Assert.That(report.Semaphores.Select(s => s.Path), Is.EqualTo(new[] { $"/dev/shm/sem.{lk.Name}" }));
+            Assert.That(report.SharedMemory.Select(s => s.Path), Is.EqualTo(new[] { $"/dev/shm/{lk.Name}" }), "the owner word");
+            Assert.That(report.SharedMemory.Single().CreatorPid, Is.EqualTo(Environment.ProcessId));
+        }
+        finally
+        {
+            lk.Dispose();
+        }
+        Assert.That(ChildProcesses.FindLeaks(semaphores: true, since: baseline).IsClean, Is.True, "Dispose unlinked both");
     }
 
     [Test]
