@@ -23,7 +23,7 @@ demo: build
 # commands of at most 3 min each) the blame collector kills the test host; the run then fails
 # and names the test that was running. No dump is written.
 test: build
-	$(DOTNET) test ForkKit.sln -c $(CONFIG) --no-build --nologo -v quiet --blame-hang-timeout 10min --blame-hang-dump-type none
+	$(DOTNET) test ForkKit.sln -c $(CONFIG) --no-build --nologo -v quiet --blame-hang-timeout 10min --blame-hang-dump-type none --logger "console;verbosity=minimal"
 
 # The Windows backend's tests, run under Wine (installed when missing): a self-contained win-x64
 # build of tests/ForkKit.WindowsTests in a fresh, temporary Wine prefix. See .ci/test-windows.sh.

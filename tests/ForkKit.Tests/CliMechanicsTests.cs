@@ -81,7 +81,7 @@ public class CliMechanicsTests
     {
         var r = Forkkit("demo", "process", "--fast", "--trace");
         var lines = r.Stderr.Split('\n');
-        var spawn = Regex.Match(r.Stderr, @"pid\s+(\d+)  vfork\(\) = (\d+); child: dup2 pipes to fd 3\.\.3, stdin </dev/null, execve\(""[^""]+dotnet"", \[""forkkit: Process-1 \(parent \d+\)""");
+        var spawn = Regex.Match(r.Stderr, @"pid\s+(\d+)  vfork\(\) = (\d+); child: dup2 pipe to fd 3, exit report to fd 4, stdin </dev/null, execve\(""[^""]+dotnet"", \[""forkkit: Process-1 \(parent \d+\)""");
         Assert.That(spawn.Success, Is.True, r.Stderr);
         string parent = spawn.Groups[1].Value, child = spawn.Groups[2].Value;
         Assert.That(lines, Has.Some.Match($@"^\[\s*\d+\.\d{{6}}\] pid\s+{parent}  write\(fd \d+, 4\+\d+ bytes\)"), "the parent writes the start frame");

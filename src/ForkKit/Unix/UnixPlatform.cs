@@ -42,7 +42,14 @@ sealed class UnixPlatform : IPlatform
         int pid;
         try
         {
-            pid = Spawn(program, argv, environment, ends);
+            string pipes = childEnds.Count switch
+            {
+                0 => "",
+                1 => $"pipe to fd {FirstChildFd}, ",
+                _ => $"pipes to fd {FirstChildFd}..{FirstChildFd + childEnds.Count - 1}, ",
+            };
+            pid = Spawn(program, argv, environment, ends,
+                $"dup2 {pipes}exit report to fd {FirstChildFd + childEnds.Count}{(diesWithParent ? $", parent watch to fd {FirstChildFd + childEnds.Count + 1}" : "")}");
         }
         catch
         {
@@ -176,8 +183,11 @@ sealed class UnixPlatform : IPlatform
     /// <summary>
     /// Starts <paramref name="path"/> with fork+exec in the C shim and returns the child's pid.
     /// Nothing managed runs in the child: the shim maps the descriptors and calls execve.
+    /// <paramref name="handOver"/> is how the trace names the descriptors handed over (default:
+    /// "dup2 pipes to fd 3..N").
     /// </summary>
-    internal static unsafe int Spawn(string path, IReadOnlyList<string> argv, IReadOnlyList<string> envp, IReadOnlyList<SafeFileHandle> childEnds)
+    internal static unsafe int Spawn(string path, IReadOnlyList<string> argv, IReadOnlyList<string> envp, IReadOnlyList<SafeFileHandle> childEnds,
+        string? handOver = null)
     {
         // Marshal everything before the fork: the child must not allocate.
         var strings = new List<IntPtr>();
@@ -213,7 +223,7 @@ sealed class UnixPlatform : IPlatform
                 if (pid > 0)
                 {
                     if (Diagnostics.OsTrace.Enabled)
-                        Diagnostics.OsTrace.Write($"vfork() = {pid}; child: dup2 pipes to fd 3..{2 + childEnds.Count}, stdin </dev/null, execve(\"{path}\", [\"{argv[0]}\", ...{argv.Count - 1} more])");
+                        Diagnostics.OsTrace.Write($"vfork() = {pid}; child: {handOver ?? $"dup2 pipes to fd 3..{2 + childEnds.Count}"}, stdin </dev/null, execve(\"{path}\", [\"{argv[0]}\", ...{argv.Count - 1} more])");
                     return pid;
                 }
                 int errno = Marshal.GetLastPInvokeError();
