@@ -163,10 +163,9 @@ static class Child
         var generator = new Generator([.. WireSamples.Messages(), .. corpus]);
         using var current = new CurrentInput(options.State!);
         var seen = new HashSet<string>();
-        int newSaved = 0, typeCount = WireChecks.ResultTypes.Length;
+        int newSaved = 0;
         long crashes = 0, slow = 0, slowestTicks = 0;
         var clock = Stopwatch.StartNew();
-        var types = new int[3];
 
         // The corpus first, whole, then the generated inputs; this child takes every Jobs-th.
         long end = options.Inputs + corpus.Count, run = 0;
@@ -174,10 +173,8 @@ static class Child
         {
             var input = i < corpus.Count ? corpus[(int)i] : generator.Make(options.Seed, i - corpus.Count);
             current.Set(i, input);
-            // The values are read as three of the result types per input, in turn.
-            for (int t = 0; t < types.Length; t++) types[t] = (int)((i * types.Length + t) % typeCount);
             long started = Stopwatch.GetTimestamp();
-            var findings = WireChecks.Check(input, types, options.SaveNew ? (decoder, e) => NoteRefusal(decoder, e, input) : null);
+            var findings = WireChecks.Check(input, options.SaveNew ? (decoder, e) => NoteRefusal(decoder, e, input) : null);
             long ticks = Stopwatch.GetTimestamp() - started;
             slowestTicks = Math.Max(slowestTicks, ticks);
             if (Stopwatch.GetElapsedTime(started, started + ticks).TotalMilliseconds > options.TimeLimitMs)

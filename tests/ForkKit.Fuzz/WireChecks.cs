@@ -50,11 +50,11 @@ static class WireChecks
     static readonly Type[] s_none = [];
 
     /// <summary>
-    /// Runs every decoder on <paramref name="input"/>. <paramref name="valueTypes"/> says which
-    /// of <see cref="ResultTypes"/> the values are read as: all when null, else those whose
-    /// index is listed. <paramref name="refused"/> hears each documented refusal.
+    /// Runs every decoder on <paramref name="input"/>, and on each frame found in it; values are
+    /// read as every one of <see cref="ResultTypes"/>. <paramref name="refused"/> hears each
+    /// documented refusal.
     /// </summary>
-    public static List<Finding> Check(byte[] input, IReadOnlyList<int>? valueTypes = null, Action<string, Exception>? refused = null)
+    public static List<Finding> Check(byte[] input, Action<string, Exception>? refused = null)
     {
         var findings = new List<Finding>();
         var context = new Context(findings, refused, input.Length);
@@ -67,12 +67,12 @@ static class WireChecks
         if (!trickled.Select(Convert.ToHexString).SequenceEqual(payloads.Select(Convert.ToHexString)))
             findings.Add(new Finding("Frames.Read", "reading a few bytes at a time gave other frames than reading at once", null));
 
-        CheckMessage(context, input, valueTypes);
-        foreach (var payload in payloads.Take(FramesDecoded)) CheckMessage(context, payload, valueTypes);
+        CheckMessage(context, input);
+        foreach (var payload in payloads.Take(FramesDecoded)) CheckMessage(context, payload);
         return findings;
     }
 
-    static void CheckMessage(Context context, byte[] message, IReadOnlyList<int>? valueTypes)
+    static void CheckMessage(Context context, byte[] message)
     {
         context.Run("WorkerStart.Parse + Arguments.Decode", s_messageRefusals, () => DecodeStart(message));
         context.Run("PoolMessages.ReadTask (as a worker reads it)", s_messageRefusals, () => ReadTask(message));
@@ -82,12 +82,11 @@ static class WireChecks
         if (head?.Error is { } error)
             context.Run("RemoteExceptions.Rebuild", s_none, () => Rebuild(error));
         else if (head is not null)
-        {
-            if (valueTypes is null)
-                for (int i = 0; i < s_readValues.Length; i++) ReadValuesAs(context, i, message);
-            else
-                foreach (int i in valueTypes) ReadValuesAs(context, i, message);
-        }
+            for (int i = 0; i < s_readValues.Length; i++)
+            {
+                var read = s_readValues[i];
+                context.Run($"PoolMessages.ReadValues<{Arguments.TypeName(ResultTypes[i])}>", s_messageRefusals, () => read(message));
+            }
 
         if (message.Length >= ForkServerMessages.RequestHeaderBytes)
             context.Run("ForkServerMessages.ReadRequestHeader", s_messageRefusals, () =>
@@ -101,9 +100,6 @@ static class WireChecks
         context.Run("ForkStatus.Feed", s_none, () => FeedStatus(message));
         context.Run("WorkerCommandLine.Parse", s_none, () => WorkerCommandLine.Parse(Encoding.UTF8.GetString(message).Split('\0')));
     }
-
-    static void ReadValuesAs(Context context, int typeIndex, byte[] message) =>
-        context.Run($"PoolMessages.ReadValues<{Arguments.TypeName(ResultTypes[typeIndex])}>", s_messageRefusals, () => s_readValues[typeIndex](message));
 
     static void ReadFrames(Stream stream, List<byte[]> payloads)
     {
