@@ -164,6 +164,7 @@ static class Child
         using var current = new CurrentInput(options.State!);
         var seen = new HashSet<string>();
         int newSaved = 0;
+        byte[]? lastSaved = null;
         long crashes = 0, slow = 0, slowestTicks = 0;
         var clock = Stopwatch.StartNew();
 
@@ -174,7 +175,8 @@ static class Child
             var input = i < corpus.Count ? corpus[(int)i] : generator.Make(options.Seed, i - corpus.Count);
             current.Set(i, input);
             long started = Stopwatch.GetTimestamp();
-            var findings = WireChecks.Check(input, options.SaveNew ? (decoder, e) => NoteRefusal(decoder, e, input) : null);
+            bool generated = i >= corpus.Count;
+            var findings = WireChecks.Check(input, options.SaveNew ? (decoder, e) => NoteRefusal(decoder, e, input, generated) : null);
             long ticks = Stopwatch.GetTimestamp() - started;
             slowestTicks = Math.Max(slowestTicks, ticks);
             if (Stopwatch.GetElapsedTime(started, started + ticks).TotalMilliseconds > options.TimeLimitMs)
@@ -204,14 +206,19 @@ static class Child
             if (finding?.Exception is { } e) Console.WriteLine(string.Join('\n', e.ToString().Split('\n').Take(8).Select(l => "    " + l.TrimEnd())));
         }
 
-        // A message with its numbers left out: the same failure at another offset or length is no new one.
-        static string Shape(string message) => new(message.Where(c => !char.IsAsciiDigit(c) && c != ',').Take(40).ToArray());
+        // A message with its numbers and quoted bits left out: the same failure at another offset,
+        // length or character is no new one.
+        static string Shape(string message) =>
+            new(System.Text.RegularExpressions.Regex.Replace(message, "'[^']*'|\"[^\"]*\"|[0-9,]", "").Take(40).ToArray());
 
-        void NoteRefusal(string decoder, Exception e, byte[] input)
+        // A generated input refused with a message never seen before, digits aside, is worth
+        // keeping, once. The corpus's own inputs only teach which messages are old.
+        void NoteRefusal(string decoder, Exception e, byte[] input, bool generated)
         {
-            // A refusal with a message never seen before, digits aside, is an input worth keeping.
-            if (newSaved < 32 && seen.Add($"{decoder}|{e.GetType().Name}|{Shape(e.Message)}") && Corpus.Save(options.Corpus, "new", decoder, input) is not null)
-                newSaved++;
+            if (!seen.Add($"{decoder}|{e.GetType().Name}|{Shape(e.Message)}") || !generated || newSaved >= 32 || ReferenceEquals(input, lastSaved)) return;
+            if (Corpus.Save(options.Corpus, "new", decoder, input) is null) return;
+            lastSaved = input;
+            newSaved++;
         }
     }
 }
