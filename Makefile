@@ -1,6 +1,6 @@
 # ForkKit: `make` builds everything, `make demo` runs the main demo, `make test` runs every test,
 # `make test-windows` runs the Windows tests under Wine, `make bench` and `make bench-micro` benchmark,
-# `make stress` runs the load test.
+# `make stress` runs the load test, `make fuzz` fuzzes the wire decoders.
 CONFIG ?= Release
 DOTNET ?= dotnet
 CLI := src/ForkKit.Cli/bin/$(CONFIG)/net10.0/ForkKit.Cli.dll
@@ -58,6 +58,17 @@ stress: build
 	@STRESS_SCALE=$(STRESS_SCALE) $(DOTNET) tests/ForkKit.Stress/bin/$(CONFIG)/net10.0/ForkKit.Stress.dll $(STRESS_ARGS) 2>$(STRESS_LOG) </dev/null \
 		|| { echo "stress: failed; the last lines of its stderr ($(STRESS_LOG)):"; tail -n 30 $(STRESS_LOG); exit 1; }
 
+# The wire decoders' fuzzer (tests/ForkKit.Fuzz): the corpus in tests/ForkKit.Tests/FuzzCorpus,
+# then 1,000,000 generated inputs, through every frame and message decoder a parent or worker
+# runs on bytes it did not write. Fails on any crash (an exception a decoder does not document,
+# an allocation the input cannot justify) or hang, and keeps the input that did it in the corpus.
+# FUZZ_ARGS adds options: "--seed 7", "--inputs 5000000", "--jobs 1", "--save-new" (also keep
+# inputs refused in a way no earlier input was). See tests/ForkKit.Fuzz/README.md.
+fuzz: prerequisites
+	$(MAKE) -C native-interop
+	$(DOTNET) build tests/ForkKit.Fuzz -c $(CONFIG) --nologo -v quiet -clp:ErrorsOnly
+	$(DOTNET) tests/ForkKit.Fuzz/bin/$(CONFIG)/net10.0/ForkKit.Fuzz.dll --corpus tests/ForkKit.Tests/FuzzCorpus $(FUZZ_ARGS)
+
 # What a fresh Debian 12 with the .NET SDK lacks: a C compiler for the shim, python3 for the
 # reference benchmarks. Installed only when missing (needs root or sudo).
 prerequisites:
@@ -67,4 +78,4 @@ clean:
 	$(MAKE) -C native-interop clean
 	$(DOTNET) clean ForkKit.sln -c $(CONFIG) --nologo -v quiet
 
-.PHONY: all build demo test test-windows bench bench-micro stress prerequisites clean
+.PHONY: all build demo test test-windows bench bench-micro stress fuzz prerequisites clean

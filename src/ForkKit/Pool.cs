@@ -268,9 +268,11 @@ public sealed class Pool : IDisposable
     /// True when a target's tasks can use the binary encoding: it carries the target's parameters
     /// and result (<see cref="BinaryWire.Carries(System.Reflection.MethodInfo)"/>), the items are
     /// of exactly the parameter types, and the values are read back as exactly the result type.
+    /// A target without parameters keeps JSON: its binary items would take no bytes, so a worker
+    /// could not bound their count by the frame (PoolMessages.ReadBinaryTaskHead refuses them).
     /// </summary>
     static bool Binary<TResult>(Delegate f, Type[] itemTypes) =>
-        BinaryWire.Carries(f.Method) && typeof(TResult) == BinaryWire.ResultType(f.Method)
+        itemTypes.Length > 0 && BinaryWire.Carries(f.Method) && typeof(TResult) == BinaryWire.ResultType(f.Method)
         && f.Method.GetParameters().Select(p => p.ParameterType).SequenceEqual(itemTypes);
 
     /// <summary>Encodes the task message of one chunk, items [start, end).</summary>
@@ -314,7 +316,7 @@ public sealed class Pool : IDisposable
     /// </summary>
     ChunkTask<TResult> SubmitChunk<TResult>(TargetReference target, ChunkEncoder encode, int start, int end)
     {
-        var chunk = new ChunkTask<TResult>(Interlocked.Increment(ref _nextTaskId), target.Display, _results);
+        var chunk = new ChunkTask<TResult>(Interlocked.Increment(ref _nextTaskId), target.Display, _results, end - start);
         try
         {
             chunk.Payload = encode(chunk.Id, target, start, end);

@@ -37,7 +37,7 @@ abstract class PoolTask(long id, string what)
 /// as <typeparamref name="T"/>. Continuations registered with <see cref="Then"/> run on the
 /// result-handling thread, also when the chunk completed before they were registered.
 /// </summary>
-sealed class ChunkTask<T>(long id, string what, ResultHandler results) : PoolTask(id, what)
+sealed class ChunkTask<T>(long id, string what, ResultHandler results, int items) : PoolTask(id, what)
 {
     readonly object _gate = new();
     readonly ManualResetEventSlim _done = new(false);
@@ -72,9 +72,13 @@ sealed class ChunkTask<T>(long id, string what, ResultHandler results) : PoolTas
         try
         {
             values = PoolMessages.ReadValues<T>(resultFrame);
+            if (values.Count != items)
+                throw new InvalidDataException($"the worker answered a chunk of {items} item(s) with {values.Count} value(s)");
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or NotSupportedException or InvalidCastException)
+        catch (Exception e)
         {
+            // Whatever stops the values, the chunk fails with it: one left pending would hang its caller.
+            // Beside the wire's refusals, a result type's own constructor or setter may throw anything.
             Fail(new NotSupportedException($"the result of {What} could not be read back as {Arguments.TypeName(typeof(T))}: {e.Message}", e));
             return;
         }

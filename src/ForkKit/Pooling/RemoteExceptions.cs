@@ -12,14 +12,17 @@ namespace ForkKit.Pooling;
 /// </summary>
 static class RemoteExceptions
 {
-    static readonly ConcurrentDictionary<string, Type?> s_types = new();
+    /// <summary>Names found to be exception types. Names that are not are looked up again each time: a worker could send endless new ones.</summary>
+    static readonly ConcurrentDictionary<string, Type> s_types = new();
     static readonly FieldInfo? s_innerField = typeof(Exception).GetField("_innerException", BindingFlags.Instance | BindingFlags.NonPublic);
 
     public static Exception Rebuild(RemoteError error)
     {
         var trace = new RemoteTraceback(error.Trace);
-        if (s_types.GetOrAdd(error.Type, FindExceptionType) is { } type)
+        var type = s_types.TryGetValue(error.Type, out var known) ? known : FindExceptionType(error.Type);
+        if (type is not null)
         {
+            s_types.TryAdd(error.Type, type);
             try
             {
                 if (type.GetConstructor([typeof(string), typeof(Exception)]) is { } withInner)
@@ -31,20 +34,31 @@ static class RemoteExceptions
                     return e;
                 }
             }
-            catch (TargetInvocationException)
+            catch (Exception e) when (e is TargetInvocationException or TypeInitializationException or MemberAccessException)
             {
-                // A constructor that rejects the message: fall back to RemoteException.
+                // A constructor that rejects the message, or a type that cannot be made: fall back to RemoteException.
             }
         }
         return new RemoteException(error.Type, error.Message, trace);
     }
 
-    /// <summary>Looks only among assemblies already loaded: a name on the wire never loads code.</summary>
+    /// <summary>
+    /// Looks only among assemblies already loaded: a name on the wire never loads code. A name
+    /// that is no type name at all ("", one naming an assembly) is no exception type either.
+    /// </summary>
     static Type? FindExceptionType(string fullName)
     {
         foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
         {
-            var type = assembly.GetType(fullName, throwOnError: false);
+            Type? type;
+            try
+            {
+                type = assembly.GetType(fullName, throwOnError: false);
+            }
+            catch (ArgumentException)
+            {
+                return null;
+            }
             if (type is { IsAbstract: false, ContainsGenericParameters: false } && typeof(Exception).IsAssignableFrom(type))
                 return type;
         }

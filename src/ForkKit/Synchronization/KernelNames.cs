@@ -55,8 +55,25 @@ static class KernelNames
         kernel.Untrack(name);
     }
 
+    /// <summary>Names this process opened as it received them from its parent (a Lock argument).</summary>
+    static readonly ConcurrentDictionary<string, bool> s_opened = new();
+
+    /// <summary>Remembers that this process was handed <paramref name="name"/> by its parent and opened it.</summary>
+    public static void NoteOpened(string name) => s_opened.TryAdd(name, true);
+
+    /// <summary>
+    /// True for a name this process created and has not removed, or opened as its parent handed
+    /// it over: the only names a worker's result may make it open.
+    /// </summary>
+    public static bool KnownHere(string name) => s_live.ContainsKey(name) || s_opened.ContainsKey(name);
+
     /// <summary>In a child forked by StartMethod.Fork: the parent's names are not this process's to remove.</summary>
-    internal static void ForgetNamesInForkedChild() => s_live.Clear();
+    internal static void ForgetNamesInForkedChild()
+    {
+        // Still known here: the child holds the parent's objects and may hand them on and get them back.
+        foreach (var name in s_live.Keys) s_opened.TryAdd(name, true);
+        s_live.Clear();
+    }
 
     static void InstallExitHook()
     {

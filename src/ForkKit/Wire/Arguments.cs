@@ -11,10 +11,17 @@ namespace ForkKit.Wire;
 /// </summary>
 static class Arguments
 {
-    /// <summary>The serializer settings both sides use.</summary>
-    public static readonly JsonSerializerOptions Options = CreateOptions();
+    /// <summary>The serializer settings both sides use, and with which a child reads its arguments.</summary>
+    public static readonly JsonSerializerOptions Options = CreateOptions(namesOfThisProcessOnly: false);
 
-    static JsonSerializerOptions CreateOptions()
+    /// <summary>
+    /// The settings with which a parent reads its workers' results: the same, except that a
+    /// Lock, RLock or Semaphore is opened only under a name this process created or was itself
+    /// handed by its parent. A child hands back no kernel object of its own choosing.
+    /// </summary>
+    public static readonly JsonSerializerOptions ResultOptions = CreateOptions(namesOfThisProcessOnly: true);
+
+    static JsonSerializerOptions CreateOptions(bool namesOfThisProcessOnly)
     {
         var options = new JsonSerializerOptions
         {
@@ -23,7 +30,7 @@ static class Arguments
             MaxDepth = 256,
         };
         // Locks and semaphores cross by name; the child opens the same kernel objects.
-        foreach (var converter in Synchronization.SharedByNameConverter<Lock>.All()) options.Converters.Add(converter);
+        foreach (var converter in Synchronization.SharedByNameConverter<Lock>.All(namesOfThisProcessOnly)) options.Converters.Add(converter);
         return options;
     }
 
@@ -223,10 +230,16 @@ static class Arguments
         _ => null,
     };
 
-    /// <summary>Reads the arguments back into the parameters' types, in the child.</summary>
+    /// <summary>Reads the arguments back into the parameters' types, in the child; optional parameters left out get their defaults.</summary>
+    /// <exception cref="InvalidDataException">More arguments than parameters, or a parameter without a default left out.</exception>
+    /// <exception cref="JsonException">An argument is not JSON of its parameter's type.</exception>
     public static object?[] Decode(MethodInfo method, byte[][] encoded)
     {
         var parameters = method.GetParameters();
+        int required = parameters.Count(p => !p.HasDefaultValue);
+        if (encoded.Length < required || encoded.Length > parameters.Length)
+            throw new InvalidDataException(
+                $"wire message: {encoded.Length} argument(s) for {Targets.DescribeForHumans(method)}, which takes {(required == parameters.Length ? $"{required}" : $"{required} to {parameters.Length}")}");
         var values = new object?[parameters.Length];
         for (int i = 0; i < parameters.Length; i++)
             values[i] = i < encoded.Length
@@ -260,12 +273,13 @@ static class Arguments
         return container && type.GetGenericArguments().All(IsPlainData);
     }
 
-    /// <summary>One value as <paramref name="type"/>, from its JSON text.</summary>
+    /// <summary>One value as <paramref name="type"/>, from its JSON text, as a child reads its arguments.</summary>
+    /// <exception cref="JsonException">The text is not JSON of <paramref name="type"/>.</exception>
     public static object? DecodeOne(byte[] json, Type type)
     {
         var reader = new Utf8JsonReader(json);
         reader.Read();
-        return ReadValue(ref reader, json, type);
+        return ReadValue(ref reader, json, type, Options);
     }
 
     // The per-value methods below run once per item of a Map, on both sides. They are compiled
@@ -276,30 +290,34 @@ static class Arguments
     /// Reads the value at the reader's current token as <paramref name="type"/>, leaving the
     /// reader on the value's last token. Plain numbers, strings, booleans and null are read
     /// directly: a child's first JsonSerializer call costs more than a short target's whole run.
-    /// Everything else goes through JsonSerializer, for that type only.
+    /// Everything else goes through JsonSerializer, for that type only, with
+    /// <paramref name="options"/> (<see cref="Options"/>, or <see cref="ResultOptions"/> in a
+    /// parent). So does a plain value the reader cannot give as the type (a number out of its
+    /// range, a string that is not UTF-8): the serializer refuses it with a JsonException.
     /// </summary>
+    /// <exception cref="JsonException">The value is not JSON of <paramref name="type"/>.</exception>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static object? ReadValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> source, Type type)
+    public static object? ReadValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> source, Type type, JsonSerializerOptions options)
     {
         var plain = Nullable.GetUnderlyingType(type) ?? type;
         switch (reader.TokenType)
         {
             case JsonTokenType.Null when !plain.IsValueType || plain != type:
                 return null;
-            case JsonTokenType.String when plain == typeof(string) && !reader.ValueIsEscaped:
+            case JsonTokenType.String when plain == typeof(string) && !reader.ValueIsEscaped && System.Text.Unicode.Utf8.IsValid(reader.ValueSpan):
                 return reader.GetString();
             case JsonTokenType.True or JsonTokenType.False when plain == typeof(bool):
                 return reader.GetBoolean();
-            case JsonTokenType.Number when plain == typeof(int):
-                return reader.GetInt32();
-            case JsonTokenType.Number when plain == typeof(long):
-                return reader.GetInt64();
-            case JsonTokenType.Number when plain == typeof(double):
-                return reader.GetDouble();
+            case JsonTokenType.Number when plain == typeof(int) && reader.TryGetInt32(out int i):
+                return i;
+            case JsonTokenType.Number when plain == typeof(long) && reader.TryGetInt64(out long l):
+                return l;
+            case JsonTokenType.Number when plain == typeof(double) && reader.TryGetDouble(out double d):
+                return d;
             default:
                 int start = (int)reader.TokenStartIndex;
                 reader.Skip();
-                return JsonSerializer.Deserialize(source[start..(int)reader.BytesConsumed], type, Options);
+                return JsonSerializer.Deserialize(source[start..(int)reader.BytesConsumed], type, options);
         }
     }
 
@@ -328,6 +346,7 @@ static class Arguments
     internal static string TypeName(Type type)
     {
         if (Nullable.GetUnderlyingType(type) is { } inner) return TypeName(inner) + "?";
+        if (type.IsEnum) return type.Name; // its type code is its underlying integer's
         if (type.IsArray) return TypeName(type.GetElementType()!) + "[]";
         if (type.IsGenericType)
         {

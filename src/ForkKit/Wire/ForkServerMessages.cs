@@ -52,9 +52,13 @@ static class ForkServerMessages
         return (role, length, (word & DiesWithParentFlag) != 0);
     }
 
+    /// <summary>The longest error text a reply carries; the server cuts a longer one, the parent refuses a longer length.</summary>
+    public const int MaxErrorBytes = 64 * 1024;
+
     public static byte[] Reply(int pid, int errno, string? error)
     {
         var text = Encoding.UTF8.GetBytes(error ?? "");
+        if (text.Length > MaxErrorBytes) text = text[..MaxErrorBytes];
         var bytes = new byte[ReplyHeaderBytes + text.Length];
         BinaryPrimitives.WriteInt32LittleEndian(bytes, pid);
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), errno);
@@ -63,9 +67,15 @@ static class ForkServerMessages
         return bytes;
     }
 
-    public static (int Pid, int Errno, int ErrorLength) ReadReplyHeader(ReadOnlySpan<byte> header) =>
-        (BinaryPrimitives.ReadInt32LittleEndian(header), BinaryPrimitives.ReadInt32LittleEndian(header[4..]),
-         BinaryPrimitives.ReadInt32LittleEndian(header[8..]));
+    /// <summary>The pid (0: nothing started), the errno and the length of the error text that follows.</summary>
+    /// <exception cref="InvalidDataException">An error length no reply has: the parent would size a buffer by it.</exception>
+    public static (int Pid, int Errno, int ErrorLength) ReadReplyHeader(ReadOnlySpan<byte> header)
+    {
+        int length = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
+        if (length < 0 || length > MaxErrorBytes)
+            throw new InvalidDataException($"fork server reply: an error text of {length} bytes (the limit is {MaxErrorBytes}): the server is not speaking ForkKit's protocol");
+        return (BinaryPrimitives.ReadInt32LittleEndian(header), BinaryPrimitives.ReadInt32LittleEndian(header[4..]), length);
+    }
 
     /// <summary>A status record with a code ('E' or 'X').</summary>
     public static void WriteCode(Span<byte> record, byte kind, int code)

@@ -39,11 +39,30 @@ static class Frames
         int length = BinaryPrimitives.ReadInt32LittleEndian(header);
         if (length < 0 || length > MaxFrameBytes)
             throw new InvalidDataException($"frame length {length} is outside 0..{MaxFrameBytes}: the stream is not ForkKit's wire format");
-        var payload = new byte[length];
-        if (ReadUpTo(stream, payload) < length) throw new EndOfStreamException($"the pipe closed in the middle of a {length}-byte frame");
+        var payload = ReadPayload(stream, length);
         if (Diagnostics.OsTrace.Enabled)
             Diagnostics.OsTrace.Write($"read(fd {Diagnostics.OsTrace.Fd(stream)}) = 4+{length} bytes  a frame");
         return payload;
+    }
+
+    /// <summary>
+    /// The buffer a payload is read into first; it doubles as more bytes arrive. The length
+    /// comes from the other process: a corrupt one, just under the limit, must cost no more
+    /// memory than the bytes that really follow it.
+    /// </summary>
+    const int FirstBufferBytes = 64 * 1024;
+
+    static byte[] ReadPayload(Stream stream, int length)
+    {
+        var payload = new byte[Math.Min(length, FirstBufferBytes)];
+        int done = 0;
+        while (true)
+        {
+            done += ReadUpTo(stream, payload.AsSpan(done));
+            if (done < payload.Length) throw new EndOfStreamException($"the pipe closed in the middle of a {length}-byte frame, after {done} byte(s)");
+            if (done == length) return payload;
+            Array.Resize(ref payload, (int)Math.Min(length, 2L * payload.Length));
+        }
     }
 
     static int ReadUpTo(Stream stream, Span<byte> buffer)

@@ -33,11 +33,11 @@ sealed record TargetReference(
         {
             switch (name)
             {
-                case "assemblyPath": path = r.GetString(); break;
-                case "assemblyName": assembly = r.GetString(); break;
-                case "typeName": type = r.GetString(); break;
-                case "methodName": method = r.GetString(); break;
-                case "metadataToken": token = r.GetInt32(); break;
+                case "assemblyPath": path = Json.String(ref r, name); break;
+                case "assemblyName": assembly = Json.String(ref r, name); break;
+                case "typeName": type = Json.String(ref r, name); break;
+                case "methodName": method = Json.String(ref r, name); break;
+                case "metadataToken": token = Json.Int32(ref r, name); break;
                 default: r.Skip(); break;
             }
         }
@@ -85,7 +85,7 @@ sealed record WorkerStart(string Name, TargetReference? Target, byte[][] Args)
             switch (property)
             {
                 case "name":
-                    name = r.GetString();
+                    name = Json.String(ref r, property);
                     break;
                 case "target":
                     hasTarget = true;
@@ -119,9 +119,50 @@ static class Json
         r.Read();
         if (r.TokenType == JsonTokenType.EndObject) return null;
         Expect(ref r, JsonTokenType.PropertyName);
-        var name = r.GetString();
+        var name = Text(ref r, "a property name");
         r.Read();
         return name;
+    }
+
+    /// <summary>The string at the reader's token; null for JSON null.</summary>
+    /// <exception cref="InvalidDataException">The token is no string, or not valid text.</exception>
+    public static string? String(ref Utf8JsonReader r, string field) => r.TokenType switch
+    {
+        JsonTokenType.Null => null,
+        JsonTokenType.String => Text(ref r, $"the field '{field}'"),
+        _ => throw new InvalidDataException($"wire message: the field '{field}' must be a string, found {r.TokenType} at byte {r.TokenStartIndex}"),
+    };
+
+    /// <exception cref="InvalidDataException">The token is no whole number that fits an int64.</exception>
+    public static long Int64(ref Utf8JsonReader r, string field) =>
+        r.TokenType == JsonTokenType.Number && r.TryGetInt64(out long value) ? value
+        : throw new InvalidDataException($"wire message: the field '{field}' must be a whole number of at most 64 bits, found {Describe(ref r)}");
+
+    /// <exception cref="InvalidDataException">The token is no whole number that fits an int32.</exception>
+    public static int Int32(ref Utf8JsonReader r, string field) =>
+        r.TokenType == JsonTokenType.Number && r.TryGetInt32(out int value) ? value
+        : throw new InvalidDataException($"wire message: the field '{field}' must be a whole number of at most 32 bits, found {Describe(ref r)}");
+
+    static string Describe(ref Utf8JsonReader r) =>
+        r.TokenType == JsonTokenType.Number
+            ? $"the number {System.Text.Encoding.UTF8.GetString(r.ValueSpan[..Math.Min(r.ValueSpan.Length, 40)])} at byte {r.TokenStartIndex}"
+            : $"{r.TokenType} at byte {r.TokenStartIndex}";
+
+    /// <summary>
+    /// The reader's string or property name as text. JSON escapes may spell what no string can
+    /// hold (a lone surrogate, "\udc00"), and raw bytes may be no UTF-8: the reader throws
+    /// InvalidOperationException for both, which here says which field was bad.
+    /// </summary>
+    static string Text(ref Utf8JsonReader r, string what)
+    {
+        try
+        {
+            return r.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidDataException($"wire message: {what} at byte {r.TokenStartIndex} is not valid text: {e.Message}", e);
+        }
     }
 
     /// <summary>The JSON text of each item of the array at the reader's current token.</summary>

@@ -79,7 +79,7 @@ static class PoolMessages
             switch (property)
             {
                 case "id":
-                    id = r.GetInt64();
+                    id = Json.Int64(ref r, property);
                     break;
                 case "target":
                     target = resolve(TargetReference.Read(ref r));
@@ -96,9 +96,11 @@ static class PoolMessages
                         while (r.Read() && r.TokenType != JsonTokenType.EndArray)
                         {
                             if (i == parameters.Length) throw new InvalidDataException($"wire message: an item has more than the target's {parameters.Length} argument(s)");
-                            args[i] = Arguments.ReadValue(ref r, frame, parameters[i]);
+                            args[i] = Arguments.ReadValue(ref r, frame, parameters[i], Arguments.Options);
                             i++;
                         }
+                        // The array is reused: an item cut short would hand the target the last item's values.
+                        if (i < parameters.Length) throw new InvalidDataException($"wire message: an item has {i} of the target's {parameters.Length} argument(s)");
                         run(target, args.AsSpan(0, parameters.Length));
                     }
                     break;
@@ -139,6 +141,9 @@ static class PoolMessages
         var target = resolve(reference);
         if (!BinaryWire.Carries(target.Method))
             throw new InvalidDataException($"binary wire message: {reference.Display} has a parameter or a result the binary encoding does not carry");
+        // Items of no parameters take no bytes, so no frame size would bound their count.
+        if (target.ParameterTypes.Length == 0)
+            throw new InvalidDataException($"binary wire message: {reference.Display} takes no arguments; its tasks are sent as JSON");
         count = r.ReadInt32();
         offset = r.Position;
         // A count of items whose smallest encoding exceeds the bytes left is corrupt: refused
@@ -222,15 +227,16 @@ static class PoolMessages
             switch (property)
             {
                 case "id":
-                    id = r.GetInt64();
+                    id = Json.Int64(ref r, property);
                     break;
                 case "error":
                     string? type = null, message = null, trace = null;
+                    Json.Expect(ref r, JsonTokenType.StartObject);
                     while (Json.NextProperty(ref r) is { } inner)
                     {
-                        if (inner == "type") type = r.GetString();
-                        else if (inner == "message") message = r.GetString();
-                        else if (inner == "trace") trace = r.GetString();
+                        if (inner == "type") type = Json.String(ref r, "error.type");
+                        else if (inner == "message") message = Json.String(ref r, "error.message");
+                        else if (inner == "trace") trace = Json.String(ref r, "error.trace");
                         else r.Skip();
                     }
                     error = new RemoteError(type ?? "System.Exception", message ?? "", trace ?? "");
@@ -248,9 +254,13 @@ static class PoolMessages
     /// <typeparamref name="T"/>. For an async target (T is Task&lt;U&gt;) the worker awaited each
     /// task and sent its U: the values are read as U and handed back as completed tasks.
     /// </summary>
+    /// <exception cref="InvalidDataException">The frame is no values message, or a binary one for a type the binary encoding does not carry.</exception>
+    /// <exception cref="JsonException">A value is not JSON of <typeparamref name="T"/>.</exception>
     public static List<T> ReadValues<T>(byte[] frame) =>
         AwaitedValues<T>.Read is { } readTasks ? readTasks(frame)
-        : IsBinary(frame) ? ReadBinaryValues<T>(frame) : ReadJsonValues<T>(frame);
+        : !IsBinary(frame) ? ReadJsonValues<T>(frame)
+        : BinaryWire.Carries(typeof(T)) ? ReadBinaryValues<T>(frame)
+        : throw new InvalidDataException($"binary wire message: values of {Arguments.TypeName(typeof(T))} never cross in the binary encoding");
 
     /// <summary>For T = Task&lt;U&gt;: reads U values and wraps each in a completed task; null for any other T.</summary>
     static class AwaitedValues<T>
@@ -287,6 +297,7 @@ static class PoolMessages
     {
         var r = new Utf8JsonReader(utf8);
         r.Read();
+        Json.Expect(ref r, JsonTokenType.StartObject);
         var values = new List<T>();
         while (Json.NextProperty(ref r) is { } property)
         {
@@ -295,13 +306,15 @@ static class PoolMessages
                 r.Skip();
                 continue;
             }
+            Json.Expect(ref r, JsonTokenType.StartArray);
             while (r.Read() && r.TokenType != JsonTokenType.EndArray)
             {
-                // Plain numbers without boxing: (T)(object)v is free once T is known.
-                if (typeof(T) == typeof(int) && r.TokenType == JsonTokenType.Number) values.Add((T)(object)r.GetInt32());
-                else if (typeof(T) == typeof(long) && r.TokenType == JsonTokenType.Number) values.Add((T)(object)r.GetInt64());
-                else if (typeof(T) == typeof(double) && r.TokenType == JsonTokenType.Number) values.Add((T)(object)r.GetDouble());
-                else values.Add((T)Arguments.ReadValue(ref r, utf8, typeof(T))!);
+                // Plain numbers without boxing: (T)(object)v is free once T is known. A number
+                // that does not fit goes on to ReadValue, whose serializer refuses it by name.
+                if (typeof(T) == typeof(int) && r.TokenType == JsonTokenType.Number && r.TryGetInt32(out int i)) values.Add((T)(object)i);
+                else if (typeof(T) == typeof(long) && r.TokenType == JsonTokenType.Number && r.TryGetInt64(out long l)) values.Add((T)(object)l);
+                else if (typeof(T) == typeof(double) && r.TokenType == JsonTokenType.Number && r.TryGetDouble(out double d)) values.Add((T)(object)d);
+                else values.Add((T)Arguments.ReadValue(ref r, utf8, typeof(T), Arguments.ResultOptions)!);
             }
             break;
         }

@@ -60,10 +60,10 @@ static class PoolWorkerHost
                 if (PoolMessages.IsBinary(frame))
                 {
                     var head = PoolMessages.ReadBinaryTaskHead(frame, _resolve, out id, out int count, out int offset);
-                    if (head.Loop is { } loop) return loop.Run(id, frame.AsSpan(offset), count);
+                    if (head.Loop is { } loop) return WithinTheLimit(id, loop.Run(id, frame.AsSpan(offset), count));
                 }
                 var target = PoolMessages.ReadTask(frame, _resolve, _run, out id);
-                return PoolMessages.IsBinary(frame) ? PoolMessages.BinaryValues(id, BinaryWire.ResultType(target.Method), _values) : Values(id, target.Method);
+                return WithinTheLimit(id, PoolMessages.IsBinary(frame) ? PoolMessages.BinaryValues(id, BinaryWire.ResultType(target.Method), _values) : Values(id, target.Method));
             }
             catch (Exception e)
             {
@@ -127,6 +127,17 @@ static class PoolWorkerHost
             }
         }
     }
+
+    /// <summary>
+    /// The answer, when it fits in a frame. One that does not would make Frames.Write throw
+    /// here, ending the worker, and the parent would learn only that the worker was lost: the
+    /// task fails instead, saying why, and the worker goes on.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The answer is larger than <paramref name="limit"/>.</exception>
+    internal static byte[] WithinTheLimit(long id, byte[] answer, int limit = Frames.MaxFrameBytes) =>
+        answer.Length <= limit ? answer
+        : throw new InvalidOperationException(
+            $"the answer to task {id} is {answer.Length} bytes, larger than the wire format's limit of {limit} bytes; return less per item, or map with a smaller chunkSize");
 
     static int Echo(int n) => n;
 
