@@ -55,7 +55,18 @@ sealed record TargetReference(
 sealed record WorkerStart(string Name, TargetReference? Target, byte[][] Args)
 {
     /// <summary>The message for <paramref name="name"/>; <paramref name="args"/> is the arguments' JSON array (<see cref="Arguments.Encode"/>).</summary>
-    public static byte[] Write(string name, TargetReference? target, byte[] args) => Json.Write(w =>
+    /// <exception cref="ArgumentException">The message would be larger than one frame may be: refused before any pipe or process exists.</exception>
+    public static byte[] Write(string name, TargetReference? target, byte[] args)
+    {
+        var message = Compose(name, target, args);
+        if (message.Length > Frames.MaxFrameBytes)
+            throw new ArgumentException(
+                $"the arguments of {name} encode to a start message of {message.Length} bytes, more than the wire format's limit of " +
+                $"{Frames.MaxFrameBytes} bytes; nothing was started. Pass large data another way: a file's path, or shared memory.", "args");
+        return message;
+    }
+
+    static byte[] Compose(string name, TargetReference? target, byte[] args) => Json.Write(w =>
     {
         w.WriteStartObject();
         w.WriteString("name", name);
