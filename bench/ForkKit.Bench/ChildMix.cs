@@ -44,7 +44,7 @@ static class ChildMix
             if (!p.Join(limit))
             {
                 hung++;
-                why = $"not ended within {limit.TotalSeconds:0} s";
+                why = $"not ended within {limit.TotalSeconds:0} s; {Where(p.Pid)}";
                 p.Kill();
                 p.Join();
             }
@@ -57,6 +57,40 @@ static class ChildMix
             if (why is not null && firstWrong.Count < 5) firstWrong.Add($"child {i} ({kind}, pid {p.Pid}): {why}");
         }
         return new Tally(ok, wrong, hung, firstWrong);
+    }
+
+    /// <summary>What a hung child is doing, from /proc: its state and, per thread, the kernel function it waits in and its system call.</summary>
+    static string Where(int? pid)
+    {
+        if (pid is null) return "no pid";
+        try
+        {
+            var state = File.ReadAllLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("State:", StringComparison.Ordinal))?[6..].Trim();
+            var threads = Directory.GetDirectories($"/proc/{pid}/task").Select(t =>
+            {
+                string Read(string file)
+                {
+                    try
+                    {
+                        return File.ReadAllText(Path.Combine(t, file)).Trim();
+                    }
+                    catch (IOException)
+                    {
+                        return "?";
+                    }
+                    catch (UnauthorizedAccessException)
+                    {
+                        return "?";
+                    }
+                }
+                return $"{Path.GetFileName(t)} {Read("comm")}: wchan {Read("wchan")}, syscall {Read("syscall").Split(' ')[0]}";
+            });
+            return $"state {state}; threads: {string.Join("; ", threads)}";
+        }
+        catch (IOException)
+        {
+            return "gone from /proc";
+        }
     }
 
     static void Sleep(int ms) => Thread.Sleep(ms);
