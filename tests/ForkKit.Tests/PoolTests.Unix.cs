@@ -47,6 +47,8 @@ public partial class PoolTests
 
             var others = Enumerable.Range(0, 10).Select(i => pool.ApplyAsync(PoolTargets.Square, i)).ToList();
             Assert.That(others.Select(r => r.Get(Patience)), Is.EqualTo(Enumerable.Range(0, 10).Select(i => i * i)));
+            // The replacement starts outside the pool's lock, after the lost task has failed: wait for it, bounded.
+            Wait.Until(() => pool.WorkerPids.Count == 2 && !pool.WorkerPids.Contains(pid));
             Assert.That(pool.WorkerPids, Has.Count.EqualTo(2).And.Not.Contain(pid), "a replacement started");
             Assert.That(pool.WorkerPids.Except(before), Is.Not.Empty);
         }

@@ -70,6 +70,8 @@ public class PoolWindowTests : ScratchFileFixture
             // Every other task completes (Get would throw otherwise), none on the killed worker.
             var pids = others.Select(r => r.Get(Patience)).ToList();
             Assert.That(pids, Has.None.EqualTo(killed));
+            // The replacement starts outside the pool's lock, after the lost task has failed: wait for it, bounded.
+            Wait.Until(() => pool.WorkerPids.Count == 2 && !pool.WorkerPids.Contains(killed));
             Assert.That(pool.WorkerPids, Has.Count.EqualTo(2).And.Not.Contain(killed), "a replacement started");
         }
         finally
