@@ -151,7 +151,7 @@ public class WorkerCommandLineTests
         Assert.That(WorkerCommandLine.Parse(WorkerCommandLine.Options("ForkServer", WorkerRole.ForkServer, ["3"]).ToArray()).Role,
             Is.EqualTo(WorkerRole.ForkServer));
 
-    [TestCase(new string[0], "is a library")]
+    [TestCase(new string[0], "is ForkKit's worker host")]
     [TestCase(new[] { "worker", "--name", "p" }, "--wire FD is required")]
     [TestCase(new[] { "worker", "--role", "pool", "--wire", "3" }, "needs --wire TASKS,RESULTS")]
     public void AWrongCommandLineIsNamed(string[] args, string error) =>
