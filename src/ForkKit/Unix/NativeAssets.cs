@@ -44,6 +44,32 @@ static class NativeAssets
     public static string? Find(string file) =>
         Folders().Select(dir => Path.Combine(dir, file)).FirstOrDefault(File.Exists);
 
+    /// <summary>
+    /// The path of the program <paramref name="file"/>, ready to exec, or null when no folder
+    /// has it. A NuGet package keeps no file modes: a program from the package is a plain
+    /// 0644 file in the app's folder. Such a copy is copied once more, by content, into this
+    /// user's private directory (<see cref="ForkKit.Platform.IPlatform.PrivateDirectory"/>, mode
+    /// 0700, which no one else can write into) and made executable there.
+    /// </summary>
+#pragma warning disable CA1416 // the Unix backend's resource tracker is the only caller: not on Windows
+    public static string? FindProgram(string file)
+    {
+        if (Find(file) is not { } found) return null;
+        if ((File.GetUnixFileMode(found) & UnixFileMode.UserExecute) != 0) return found;
+        var bytes = File.ReadAllBytes(found);
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..16];
+        var program = Path.Combine(ForkKit.Platform.Os.Current.PrivateDirectory(), $"{file}-{hash}");
+        if (!File.Exists(program))
+        {
+            var temp = $"{program}.{Environment.ProcessId}";
+            File.WriteAllBytes(temp, bytes);
+            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            File.Move(temp, program, overwrite: true);
+        }
+        return program;
+    }
+#pragma warning restore CA1416
+
     /// <summary>The folders searched, for an error message.</summary>
     public static string Searched() => string.Join(", ", Folders().Select(dir => $"'{dir}'"));
 }

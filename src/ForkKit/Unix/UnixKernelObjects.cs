@@ -158,7 +158,7 @@ sealed class ResourceTracker
 
     ResourceTracker()
     {
-        var program = NativeAssets.Find("forkkit-tracker") ?? throw new FileNotFoundException(
+        var program = NativeAssets.FindProgram("forkkit-tracker") ?? throw new FileNotFoundException(
             $"forkkit-tracker (ForkKit's clean-up helper for named semaphores) was not found; looked in {NativeAssets.Searched()}. " +
             "The ForkKit package carries it for linux-x64 and linux-arm64; elsewhere build it with `make` at the top of the ForkKit tree, " +
             "or copy native-interop/build/forkkit-tracker beside ForkKit.dll.", "forkkit-tracker");
