@@ -44,29 +44,34 @@ static class NativeAssets
     public static string? Find(string file) =>
         Folders().Select(dir => Path.Combine(dir, file)).FirstOrDefault(File.Exists);
 
+#pragma warning disable CA1416 // the Unix backend's resource tracker is the only caller: not on Windows
     /// <summary>
     /// The path of the program <paramref name="file"/>, ready to exec, or null when no folder
-    /// has it. A NuGet package keeps no file modes: a program from the package is a plain
-    /// 0644 file in the app's folder. Such a copy is copied once more, by content, into this
-    /// user's private directory (<see cref="ForkKit.Platform.IPlatform.PrivateDirectory"/>, mode
-    /// 0700, which no one else can write into) and made executable there.
+    /// has it. A package stores no file modes: NuGet's own extraction marks every file
+    /// executable by its owner, but a package unpacked another way (unzip, a build system's
+    /// cache) leaves a plain 0644 file. See <see cref="Executable"/>.
     /// </summary>
-#pragma warning disable CA1416 // the Unix backend's resource tracker is the only caller: not on Windows
-    public static string? FindProgram(string file)
+    public static string? FindProgram(string file) => Find(file) is { } found ? Executable(found) : null;
+
+    /// <summary>
+    /// <paramref name="program"/> itself when its owner may execute it; otherwise a copy, named
+    /// by its content, in this user's private directory (<see cref="ForkKit.Platform.IPlatform.PrivateDirectory"/>,
+    /// mode 0700: no one else can put a file there) with mode 0700.
+    /// </summary>
+    internal static string Executable(string program)
     {
-        if (Find(file) is not { } found) return null;
-        if ((File.GetUnixFileMode(found) & UnixFileMode.UserExecute) != 0) return found;
-        var bytes = File.ReadAllBytes(found);
+        if ((File.GetUnixFileMode(program) & UnixFileMode.UserExecute) != 0) return program;
+        var bytes = File.ReadAllBytes(program);
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..16];
-        var program = Path.Combine(ForkKit.Platform.Os.Current.PrivateDirectory(), $"{file}-{hash}");
-        if (!File.Exists(program))
+        var copy = Path.Combine(ForkKit.Platform.Os.Current.PrivateDirectory(), $"{Path.GetFileName(program)}-{hash}");
+        if (!File.Exists(copy))
         {
-            var temp = $"{program}.{Environment.ProcessId}";
+            var temp = $"{copy}.{Environment.ProcessId}";
             File.WriteAllBytes(temp, bytes);
             File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            File.Move(temp, program, overwrite: true);
+            File.Move(temp, copy, overwrite: true);
         }
-        return program;
+        return copy;
     }
 #pragma warning restore CA1416
 
