@@ -1,6 +1,7 @@
 # ForkKit: `make` builds everything, `make demo` runs the main demo, `make test` runs every test,
 # `make test-windows` runs the Windows tests under Wine, `make bench` and `make bench-micro` benchmark,
-# `make stress` runs the load test, `make fuzz` fuzzes the wire decoders.
+# `make stress` runs the load test, `make fuzz` fuzzes the wire decoders, `make pack` makes the
+# NuGet packages and the dotnet tool package in artifacts/.
 CONFIG ?= Release
 DOTNET ?= dotnet
 CLI := src/ForkKit.Cli/bin/$(CONFIG)/net10.0/ForkKit.Cli.dll
@@ -72,7 +73,8 @@ fuzz: prerequisites
 # The packages, under artifacts/: ForkKit (the library, its worker host, and the C shim and the
 # tracker for linux-x64 and linux-arm64 under runtimes/RID/native/), ForkKit.Testing, and the
 # forkkit dotnet tool (ForkKit.Cli). Their one version is in Directory.Build.props.
-# `make test-packages` installs them in a fresh console app, NUnit project and tool folder.
+# PackageConsumerTests (part of `make test`) installs them in a fresh console app, NUnit project
+# and tool folder.
 ARTIFACTS := artifacts
 pack: prerequisites
 	$(MAKE) -C native-interop all runtimes
