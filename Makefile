@@ -1,6 +1,7 @@
 # ForkKit: `make` builds everything, `make demo` runs the main demo, `make test` runs every test,
 # `make test-windows` runs the Windows tests under Wine, `make bench` and `make bench-micro` benchmark,
-# `make stress` runs the load test, `make fuzz` fuzzes the wire decoders.
+# `make stress` runs the load test, `make fuzz` fuzzes the wire decoders, `make pack` makes the
+# NuGet packages and the dotnet tool package in artifacts/.
 CONFIG ?= Release
 DOTNET ?= dotnet
 CLI := src/ForkKit.Cli/bin/$(CONFIG)/net10.0/ForkKit.Cli.dll
@@ -69,6 +70,20 @@ fuzz: prerequisites
 	$(DOTNET) build tests/ForkKit.Fuzz -c $(CONFIG) --nologo -v quiet -clp:ErrorsOnly
 	$(DOTNET) tests/ForkKit.Fuzz/bin/$(CONFIG)/net10.0/ForkKit.Fuzz.dll --corpus tests/ForkKit.Tests/FuzzCorpus $(FUZZ_ARGS)
 
+# The packages, under artifacts/: ForkKit (the library, its worker host, and the C shim and the
+# tracker for linux-x64 and linux-arm64 under runtimes/RID/native/), ForkKit.Testing, and the
+# forkkit dotnet tool (ForkKit.Cli). Their one version is in Directory.Build.props.
+# PackageConsumerTests (part of `make test`) installs them in a fresh console app, NUnit project
+# and tool folder.
+ARTIFACTS := artifacts
+pack: prerequisites
+	$(MAKE) -C native-interop all runtimes
+	rm -f $(ARTIFACTS)/*.nupkg
+	$(DOTNET) pack src/ForkKit -c $(CONFIG) -o $(ARTIFACTS) --nologo -v quiet -clp:ErrorsOnly
+	$(DOTNET) pack src/ForkKit.Testing -c $(CONFIG) -o $(ARTIFACTS) --nologo -v quiet -clp:ErrorsOnly
+	$(DOTNET) pack src/ForkKit.Cli -c $(CONFIG) -o $(ARTIFACTS) --nologo -v quiet -clp:ErrorsOnly
+	@ls $(ARTIFACTS)/*.nupkg
+
 # What a fresh Debian 12 with the .NET SDK lacks: a C compiler for the shim, python3 for the
 # reference benchmarks. Installed only when missing (needs root or sudo).
 prerequisites:
@@ -78,4 +93,4 @@ clean:
 	$(MAKE) -C native-interop clean
 	$(DOTNET) clean ForkKit.sln -c $(CONFIG) --nologo -v quiet
 
-.PHONY: all build demo test test-windows bench bench-micro stress fuzz prerequisites clean
+.PHONY: all build pack demo test test-windows bench bench-micro stress fuzz prerequisites clean

@@ -94,10 +94,12 @@ public class ExternalParentTests
     }
 
     [Test]
-    public void ForkKitDllRunAlonePrintsWhatItIs()
+    public void TheWorkerHostRunAlonePrintsWhatItIs()
     {
-        var r = Repo.Run(Repo.Dotnet, ["exec", Path.Combine(Repo.OutputDir, "ForkKit.dll")], Limit);
-        Assert.That(r.ExitCode, Is.EqualTo(2));
-        Assert.That(r.Stderr, Does.Contain("ForkKit.dll is a library"));
+        var config = Path.Combine(Repo.OutputDir, "ForkKit.Tests.runtimeconfig.json");
+        var host = Path.Combine(Repo.OutputDir, ForkKit.Launching.WorkerCommand.WorkerHostFile);
+        var r = Repo.Run(Repo.Dotnet, ["exec", "--runtimeconfig", config, host], Limit);
+        Assert.That(r.ExitCode, Is.EqualTo(2), r.Stdout + r.Stderr);
+        Assert.That(r.Stderr, Does.Contain("is ForkKit's worker host"));
     }
 }

@@ -151,7 +151,7 @@ public class WorkerCommandLineTests
         Assert.That(WorkerCommandLine.Parse(WorkerCommandLine.Options("ForkServer", WorkerRole.ForkServer, ["3"]).ToArray()).Role,
             Is.EqualTo(WorkerRole.ForkServer));
 
-    [TestCase(new string[0], "is a library")]
+    [TestCase(new string[0], "is ForkKit's worker host")]
     [TestCase(new[] { "worker", "--name", "p" }, "--wire FD is required")]
     [TestCase(new[] { "worker", "--role", "pool", "--wire", "3" }, "needs --wire TASKS,RESULTS")]
     public void AWrongCommandLineIsNamed(string[] args, string error) =>
@@ -206,6 +206,46 @@ public class PrivateDirectoryTests
         finally
         {
             Directory.Delete(dir, recursive: true);
+        }
+    }
+}
+
+/// <summary>ForkKit's native files are found where a source build and a package put them, and a program is run only when executable.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // the Linux suite
+public class NativeAssetsTests
+{
+    [Test]
+    public void TheRuntimesFolderOfThisMachineIsSearchedBeforeTheFolderItself()
+    {
+        var folders = ForkKit.Unix.NativeAssets.Folders().ToList();
+        var own = Path.GetDirectoryName(typeof(ForkKit.Process).Assembly.Location)!;
+        var arch = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+        Assert.That(folders.Take(2), Is.EqualTo(new[] { Path.Combine(own, "runtimes", "linux-" + arch, "native"), own }));
+    }
+
+    [Test]
+    public void AProgramWithoutItsExecBitIsRunFromAPrivateExecutableCopy()
+    {
+        var dir = Directory.CreateTempSubdirectory("forkkit-test-");
+        string? copy = null;
+        try
+        {
+            var plain = Path.Combine(dir.FullName, "forkkit-tracker");
+            File.WriteAllText(plain, $"#!/bin/sh\n# {Guid.NewGuid()}\n");
+            File.SetUnixFileMode(plain, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            copy = ForkKit.Unix.NativeAssets.Executable(plain);
+            Assert.That(Path.GetDirectoryName(copy), Is.EqualTo(ForkKit.Platform.Os.Current.PrivateDirectory()));
+            Assert.That(File.GetUnixFileMode(copy), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
+            Assert.That(File.ReadAllText(copy), Is.EqualTo(File.ReadAllText(plain)));
+            Assert.That(ForkKit.Unix.NativeAssets.Executable(plain), Is.EqualTo(copy), "the same content gives the same copy");
+
+            File.SetUnixFileMode(plain, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+            Assert.That(ForkKit.Unix.NativeAssets.Executable(plain), Is.EqualTo(plain), "an executable program is run where it is");
+        }
+        finally
+        {
+            if (copy is not null && copy.StartsWith(ForkKit.Platform.Os.Current.PrivateDirectory(), StringComparison.Ordinal)) File.Delete(copy);
+            dir.Delete(recursive: true);
         }
     }
 }

@@ -5,13 +5,18 @@ using ForkKit.Wire;
 namespace ForkKit.Launching;
 
 /// <summary>
-/// How to start a worker host: the program, the arguments that make it run ForkKit.dll's
-/// worker entry point, and what the child's environment needs on top of ours. Found once per
-/// process, in one of two ways:
+/// How to start a worker host: the program, the arguments that make it run ForkKit's worker
+/// entry point (<see cref="Worker.WorkerHost.Main"/>), and what the child's environment needs on
+/// top of ours. Found once per process, in one of two ways:
 /// <list type="number">
-/// <item>A framework-dependent app (the usual case: `dotnet run`, `dotnet test`, `dotnet app.dll`):
-/// the dotnet host runs `dotnet exec ForkKit.dll worker ...` on the shared runtime this process
-/// runs on, as Python's spawn runs sys.executable.</item>
+/// <item>A framework-dependent app (the usual case: `dotnet run`, `dotnet test`, `dotnet app.dll`,
+/// a framework-dependent publish): the dotnet host runs
+/// `dotnet exec --runtimeconfig R --depsfile APP.deps.json ForkKit.WorkerHost.dll worker ...` on
+/// the shared runtime this process runs on, as Python's spawn runs sys.executable.
+/// ForkKit.WorkerHost.dll ships beside ForkKit.dll (src/ForkKit.WorkerHost). R is written
+/// once per runtime version (<see cref="WriteRuntimeConfig"/>); the app's own deps.json (under
+/// `dotnet test`, the test project's, which testhost runs with) resolves ForkKit.dll, its
+/// dependencies and their native libraries where the app's build or publish put them.</item>
 /// <item>A self-contained app (`dotnet publish --self-contained`; the Windows tests run so under
 /// Wine): there may be no dotnet host at all, and the runtime is the app's own. The child is
 /// the app's own executable (<see cref="Environment.ProcessPath"/>) started as
@@ -58,20 +63,48 @@ sealed class WorkerCommand
         return argv;
     }
 
+    /// <summary>The worker host's file name; it ships beside ForkKit.dll.</summary>
+    public const string WorkerHostFile = "ForkKit.WorkerHost.dll";
+
     static WorkerCommand Find()
     {
         var dll = typeof(WorkerCommand).Assembly.Location;
         if (string.IsNullOrEmpty(dll) || !File.Exists(dll))
             throw new InvalidOperationException(
-                "ForkKit.dll has no file location (single-file publish?). Spawned children run `dotnet exec ForkKit.dll`; publish without PublishSingleFile.");
+                "ForkKit.dll has no file location (single-file publish?). Spawned children load ForkKit.dll from a file; publish without PublishSingleFile.");
         if (IsSelfContained() && Environment.ProcessPath is { } app)
             return new WorkerCommand(app, [], new Dictionary<string, string> { [WorkerCommandLine.StartupHooksVariable] = dll });
 
-        var config = Path.ChangeExtension(dll, ".runtimeconfig.json");
-        var hostArguments = new List<string> { "exec" };
-        if (!File.Exists(config)) hostArguments.AddRange(["--runtimeconfig", WriteRuntimeConfig()]);
-        hostArguments.Add(dll);
+        var dir = Path.GetDirectoryName(dll)!;
+        var host = Path.Combine(dir, WorkerHostFile);
+        if (!File.Exists(host))
+            throw new FileNotFoundException(
+                $"{WorkerHostFile} (the program a spawned child runs) was not found next to ForkKit.dll in '{dir}'. " +
+                "It comes with ForkKit.dll in the ForkKit package and in every build that references src/ForkKit; " +
+                "copy it beside ForkKit.dll if the app was assembled by hand.", host);
+        var hostArguments = new List<string> { "exec", "--runtimeconfig", WriteRuntimeConfig() };
+        if (AppDepsFile(dir) is { } deps) hostArguments.AddRange(["--depsfile", deps]);
+        hostArguments.Add(host);
         return new WorkerCommand(FindDotnetHost(), hostArguments, new Dictionary<string, string>());
+    }
+
+    /// <summary>
+    /// The deps.json this process's app runs with (the dotnet host lists it, with the framework's,
+    /// in APP_CONTEXT_DEPS_FILES), when it sits in ForkKit.dll's folder <paramref name="dir"/>: it
+    /// says where the app's build or publish put every assembly and native library, so the worker
+    /// resolves them as the app does. Null when the app has none there (a plugin that loaded
+    /// ForkKit from elsewhere): the worker then loads what lies in its own folder.
+    /// </summary>
+    static string? AppDepsFile(string dir)
+    {
+        var framework = AppContext.GetData("FX_DEPS_FILE") as string;
+        foreach (var deps in (AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (framework is not null && string.Equals(Path.GetFullPath(deps), Path.GetFullPath(framework), Os.Current.PathComparison)) continue;
+            if (File.Exists(deps) && string.Equals(Path.GetDirectoryName(Path.GetFullPath(deps)), Path.GetFullPath(dir), Os.Current.PathComparison))
+                return deps;
+        }
+        return null;
     }
 
     /// <summary>
@@ -105,23 +138,24 @@ sealed class WorkerCommand
             if (!string.IsNullOrEmpty(candidate) && File.Exists(candidate)) return candidate;
         throw new InvalidOperationException(
             $"the dotnet host was not found (looked beside the runtime in {runtimeDir}, in DOTNET_HOST_PATH and on PATH). " +
-            "Spawned children run `dotnet exec ForkKit.dll`: install the .NET runtime or put dotnet on PATH.");
+            "Spawned children run `dotnet exec ForkKit.WorkerHost.dll`: install the .NET runtime or put dotnet on PATH.");
     }
 
     /// <summary>
-    /// A runtimeconfig for the worker when the app was published without ForkKit's own: the
-    /// shared framework this process runs on, so the child runs on the same runtime. It is
-    /// kept in a directory only this user can write (<see cref="IPlatform.PrivateDirectory"/>): a file
+    /// The worker's runtimeconfig: the shared framework this process runs on, so the child runs
+    /// on the same runtime, without a background GC thread or PGO instrumentation (a worker runs
+    /// short jobs). It is kept in a directory only this user can write (<see cref="IPlatform.PrivateDirectory"/>): a file
     /// another user could plant there would be read by every worker's runtime.
     /// </summary>
     static string WriteRuntimeConfig()
     {
         var version = Environment.Version;
-        var path = Path.Combine(Os.Current.PrivateDirectory(), $"ForkKit.{version}.runtimeconfig.json");
+        var path = Path.Combine(Os.Current.PrivateDirectory(), $"ForkKit.WorkerHost.{version}.runtimeconfig.json");
         if (!File.Exists(path))
         {
             var json = "{\"runtimeOptions\":{\"tfm\":\"net" + $"{version.Major}.{version.Minor}" +
-                       "\",\"framework\":{\"name\":\"Microsoft.NETCore.App\",\"version\":\"" + version + "\"}}}";
+                       "\",\"framework\":{\"name\":\"Microsoft.NETCore.App\",\"version\":\"" + version + "\"}," +
+                       "\"configProperties\":{\"System.GC.Concurrent\":false,\"System.Runtime.TieredPGO\":false}}}";
             var temp = path + "." + Environment.ProcessId;
             File.WriteAllText(temp, json);
             File.Move(temp, path, overwrite: true);

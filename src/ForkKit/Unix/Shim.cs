@@ -166,9 +166,13 @@ static unsafe class Shim
     };
 
     /// <summary>
-    /// Points DllImport("forkkit") at libforkkit.so next to ForkKit.dll (where the build puts
-    /// it), with a message that says what to do when it is missing.
+    /// Points DllImport("forkkit") at libforkkit.so where <see cref="NativeAssets"/> finds it
+    /// (beside ForkKit.dll, or under runtimes/RID/native/ from the package), with a message that
+    /// says what to do when it is missing.
     /// </summary>
+    // A library's module initializer (CA2255): the resolver must be in place before the first
+    // call into the shim, whichever ForkKit type makes it.
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255", Justification = "the resolver must precede any P/Invoke into the shim")]
     [ModuleInitializer]
     internal static void RegisterResolver()
     {
@@ -179,16 +183,11 @@ static unsafe class Shim
     {
         if (name != Library) return IntPtr.Zero;
         var file = OperatingSystem.IsMacOS() ? "libforkkit.dylib" : "libforkkit.so";
-        var ownDir = Path.GetDirectoryName(assembly.Location);
-        foreach (var dir in new[] { ownDir, AppContext.BaseDirectory })
-        {
-            if (string.IsNullOrEmpty(dir)) continue;
-            var candidate = Path.Combine(dir, file);
-            if (File.Exists(candidate)) return NativeLibrary.Load(candidate);
-        }
+        if (NativeAssets.Find(file) is { } found) return NativeLibrary.Load(found);
         throw new DllNotFoundException(
-            $"{file} (ForkKit's C shim) was not found next to ForkKit.dll in '{ownDir}'. " +
-            "Build it with `make` at the top of the ForkKit tree (it runs `make -C native-interop`), " +
+            $"{file} (ForkKit's C shim) was not found; looked in {NativeAssets.Searched()}. " +
+            "The ForkKit package carries it for linux-x64 and linux-arm64; elsewhere build it with `make` at the top of the ForkKit tree " +
+            "(it runs `make -C native-interop`), " +
             "or copy native-interop/build/" + file + " beside ForkKit.dll.");
     }
 }

@@ -158,12 +158,10 @@ sealed class ResourceTracker
 
     ResourceTracker()
     {
-        var dir = Path.GetDirectoryName(typeof(ResourceTracker).Assembly.Location) ?? AppContext.BaseDirectory;
-        var program = Path.Combine(dir, "forkkit-tracker");
-        if (!File.Exists(program))
-            throw new FileNotFoundException(
-                $"forkkit-tracker (ForkKit's clean-up helper for named semaphores) was not found next to ForkKit.dll in '{dir}'. " +
-                "Build it with `make` at the top of the ForkKit tree, or copy native-interop/build/forkkit-tracker beside ForkKit.dll.", program);
+        var program = NativeAssets.FindProgram("forkkit-tracker") ?? throw new FileNotFoundException(
+            $"forkkit-tracker (ForkKit's clean-up helper for named semaphores) was not found; looked in {NativeAssets.Searched()}. " +
+            "The ForkKit package carries it for linux-x64 and linux-arm64; elsewhere build it with `make` at the top of the ForkKit tree, " +
+            "or copy native-interop/build/forkkit-tracker beside ForkKit.dll.", "forkkit-tracker");
         var pipe = Pipe.Create();
         int pid;
         using (pipe.Read)

@@ -16,7 +16,7 @@ enum WorkerRole { Process, Pool, ForkServer }
 /// </summary>
 static class WorkerCommandLine
 {
-    /// <summary>The first argument after the program, which tells ForkKit.dll to act as a worker.</summary>
+    /// <summary>The first argument after the program, which tells the worker host (or a self-contained app's startup hook) to act as a worker.</summary>
     public const string Verb = "worker";
 
     /// <summary>The variable through which the runtime finds startup hooks (a list of assembly paths).</summary>
@@ -38,8 +38,8 @@ static class WorkerCommandLine
         var wire = (Option(args, "--wire") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
         string? error = null;
         if (args.Length == 0 || args[0] != Verb)
-            error = "ForkKit.dll is a library. It runs as a worker host only when ForkKit starts a child process " +
-                    "(`dotnet exec ForkKit.dll worker --name NAME --wire FD`), reading its work from that pipe.";
+            error = "ForkKit.WorkerHost.dll is ForkKit's worker host. It runs only when ForkKit starts a child process " +
+                    "(`dotnet exec ForkKit.WorkerHost.dll worker --name NAME --wire FD`), reading its work from that pipe.";
         else if (wire.Length == 0)
             error = "forkkit worker: --wire FD is required (the descriptor of the pipe the parent writes the work to)";
         else if (role == WorkerRole.Pool && wire.Length < 2)

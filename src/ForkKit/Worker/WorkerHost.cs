@@ -5,7 +5,7 @@ using ForkKit.Wire;
 namespace ForkKit.Worker;
 
 /// <summary>
-/// The entry point of a spawned child. The parent execs `dotnet exec ForkKit.dll worker
+/// The entry point of a spawned child. The parent execs `dotnet exec ForkKit.WorkerHost.dll worker
 /// --name NAME --wire FD`, so by the time this runs the child is a fresh runtime and managed
 /// code is safe. It names itself for ps, reads what to run from the wire, runs it and exits
 /// with Python's codes: 0 when the target returns, 1 when it throws.

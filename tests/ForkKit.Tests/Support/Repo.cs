@@ -10,7 +10,7 @@ static class Repo
 
     /// <summary>Release or Debug: the configuration this test assembly was built with.</summary>
     public static string Configuration =>
-        new DirectoryInfo(OutputDir).Parent!.Parent!.Name;
+        new DirectoryInfo(OutputDir).Parent!.Name; // OutputDir is bin/CONFIG/net10.0/
 
     public static string Root
     {
