@@ -11,6 +11,33 @@ namespace ForkKit.Tests;
 /// </summary>
 public partial class ProcessTests
 {
+    static void TakesBytes(byte[] data) { }
+
+    /// <remarks>
+    /// Linux only: the refusal is the same code on every platform, and the gigabyte or so the
+    /// encoding takes stayed with the Windows test process under Wine, whose next CreateProcess
+    /// then hung.
+    /// </remarks>
+    [Test]
+    public void ArgumentsLargerThanAFrameAreRefusedAtStartBeforeAnyChildExists()
+    {
+        int childrenBefore = ProcessTable.ChildrenOf(Environment.ProcessId).Count;
+        // 200 MiB of bytes travel as about 267 MiB of base64: over the 256 MiB frame limit.
+        using var p = new Process(TakesBytes, new byte[200 * 1024 * 1024]);
+        try
+        {
+            var e = Assert.Throws<ArgumentException>(p.Start)!;
+            Assert.That(e.Message, Does.Contain("start message of").And.Contain("more than the wire format's limit").And.Contain("nothing was started"));
+            Assert.That(p.Pid, Is.Null);
+            Assert.That(ProcessTable.ChildrenOf(Environment.ProcessId), Has.Count.EqualTo(childrenBefore), "no child was started");
+        }
+        finally
+        {
+            System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+            GC.Collect();
+        }
+    }
+
     [Test]
     public void AnUnhandledExceptionPrintsTheChildsTraceOnTheInheritedStderr()
     {

@@ -134,18 +134,6 @@ public class ArgumentTests
         Assert.That(ProcessTable.ChildrenOf(Environment.ProcessId), Has.Count.EqualTo(childrenBefore), "no child was started");
     }
 
-    static void TakesBytes(byte[] data) { }
-
-    [Test]
-    public void ArgumentsLargerThanAFrameAreRefusedAtStartBeforeAnyChildExists()
-    {
-        // 200 MiB of bytes travel as about 267 MiB of base64: over the 256 MiB frame limit.
-        var p = new Process(TakesBytes, new byte[200 * 1024 * 1024]);
-        AssertRefusedBeforeAnyFork(p.Start, "start message of", "more than the wire format's limit", "nothing was started");
-        Assert.That(p.Pid, Is.Null);
-        Assert.That(() => p.Start(), Throws.ArgumentException, "the process can be asked again, and refuses again");
-    }
-
     [Test]
     public void ACapturingLambdaIsRefusedNamingTheCapturedVariable()
     {
